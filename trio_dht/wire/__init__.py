@@ -1,0 +1,37 @@
+"""Wire layer: message classes and sans-IO codecs, one module per dialect.
+
+No sockets and no trio here: bytes in, messages out, and back.
+"""
+
+from __future__ import annotations
+
+from trio_dht.wire.dialect import Dialect
+from trio_dht.wire.errors import WireError
+from trio_dht.wire.framing import DEFAULT_MAX_FRAME, LengthPrefixFramer
+
+DIALECT_NAMES: tuple[str, ...] = ("cs455", "minichord")
+
+
+def get_dialect(name: str) -> Dialect:
+    """The dialect called ``name`` (one of DIALECT_NAMES)."""
+    # Imported on demand so that the classic dialect never pays for loading
+    # the protobuf runtime.
+    if name == "cs455":
+        from trio_dht.wire.cs455 import Cs455Dialect
+
+        return Cs455Dialect()
+    if name == "minichord":
+        from trio_dht.wire.minichord import MinichordDialect
+
+        return MinichordDialect()
+    raise ValueError(f"unknown wire dialect {name!r}; choose one of {', '.join(DIALECT_NAMES)}")
+
+
+__all__ = [
+    "DEFAULT_MAX_FRAME",
+    "DIALECT_NAMES",
+    "Dialect",
+    "LengthPrefixFramer",
+    "WireError",
+    "get_dialect",
+]
