@@ -1,0 +1,20 @@
+"""Pure overlay logic: identifiers, routing tables and greedy clockwise routing."""
+
+from trio_dht.overlay.ids import ID_SPACE, IdAllocator, IdSpaceFull, distance
+from trio_dht.overlay.routing import mean_relays, next_hop, next_hop_map, route
+from trio_dht.overlay.tables import OverlayError, max_nr, routing_tables, validate_nr
+
+__all__ = [
+    "ID_SPACE",
+    "IdAllocator",
+    "IdSpaceFull",
+    "OverlayError",
+    "distance",
+    "max_nr",
+    "mean_relays",
+    "next_hop",
+    "next_hop_map",
+    "route",
+    "routing_tables",
+    "validate_nr",
+]
