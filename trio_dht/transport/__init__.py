@@ -1,0 +1,23 @@
+"""Transport layer: framed trio streams, batched per-peer writers."""
+
+from trio_dht.transport.addresses import (
+    format_address,
+    local_host,
+    parse_address,
+    peer_address,
+    peer_host,
+)
+from trio_dht.transport.reader import DEFAULT_CHUNK, FrameReader
+from trio_dht.transport.writer import DEFAULT_CAPACITY, FrameWriter
+
+__all__ = [
+    "DEFAULT_CAPACITY",
+    "DEFAULT_CHUNK",
+    "FrameReader",
+    "FrameWriter",
+    "format_address",
+    "local_host",
+    "parse_address",
+    "peer_address",
+    "peer_host",
+]

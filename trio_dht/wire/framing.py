@@ -25,7 +25,7 @@ class LengthPrefixFramer:
     connection must be closed.
     """
 
-    __slots__ = ("_buf", "_unpack_from", "_header_size", "_max_frame")
+    __slots__ = ("_buf", "_header_size", "_max_frame", "_unpack_from")
 
     def __init__(self, header: struct.Struct, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self._buf = bytearray()

@@ -1,0 +1,7 @@
+"""``python -m trio_dht``."""
+
+import sys
+
+from trio_dht.interface.cli import main
+
+sys.exit(main())

@@ -1,0 +1,90 @@
+"""Tables and lines for the consoles (rich renderables and plain text)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich import box
+from rich.table import Table
+
+from trio_dht.services.node import MessagingNode
+from trio_dht.services.registry import NodeRecord
+from trio_dht.services.report import RunResult
+
+SUMMARY_COLUMNS = ("node", "sent", "received", "relayed", "sum sent", "sum received")
+
+
+def summary_table(result: RunResult) -> Table:
+    """SYSTEM.md's summary table: a row per node and a totals row."""
+    table = Table(box=box.SIMPLE_HEAD, show_footer=True, title="Traffic summary")
+    footers = (
+        "total",
+        f"{result.sent:,}",
+        f"{result.received:,}",
+        f"{result.relayed:,}",
+        f"{result.sum_sent:,}",
+        f"{result.sum_received:,}",
+    )
+    for name, footer in zip(SUMMARY_COLUMNS, footers, strict=True):
+        table.add_column(name, footer=footer, justify="left" if name == "node" else "right")
+    for row in result.nodes:
+        label = str(row.node_id)
+        if row.source != "summary":
+            label += " (gone: last progress)" if row.source == "last-progress" else " (gone)"
+        table.add_row(
+            label,
+            f"{row.sent:,}",
+            f"{row.received:,}",
+            f"{row.relayed:,}",
+            f"{row.sum_sent:,}",
+            f"{row.sum_received:,}",
+        )
+    return table
+
+
+def run_details(result: RunResult) -> str:
+    relays = f"{result.relays_per_packet:.4f}" if result.received else "-"
+    return (
+        f"{len(result.nodes)} nodes, NR {result.nr}, {result.packets_per_node:,} packets per node; "
+        f"{result.elapsed:.2f} s from start to summary; mean relays per packet {relays}; "
+        f"quiet detected by {result.quiescence}"
+    )
+
+
+def node_list_table(records: Iterable[NodeRecord]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title="Messaging nodes")
+    for name in ("host", "port", "id", "state"):
+        table.add_column(name, justify="right" if name in ("port", "id") else "left")
+    for r in records:
+        table.add_row(r.host, str(r.port), str(r.node_id), r.state)
+    return table
+
+
+def routing_tables_table(rows: Iterable[tuple[NodeRecord, list[NodeRecord]]]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title="Routing tables")
+    table.add_column("node", justify="right")
+    table.add_column("entries (id host:port), 1, 2, 4, ... positions ahead")
+    for record, entries in rows:
+        table.add_row(
+            str(record.node_id), "   ".join(f"{e.node_id} {e.address}" for e in entries)
+        )
+    return table
+
+
+def node_counters_table(node: MessagingNode) -> Table:
+    c = node.counters
+    title = f"Node {node.node_id} at {node.address} ({node.state})"
+    table = Table(box=box.SIMPLE_HEAD, title=title)
+    for name in ("sent", "received", "relayed", "sum sent", "sum received", "dropped"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        f"{c.sent:,}",
+        f"{c.received:,}",
+        f"{c.relayed:,}",
+        f"{c.sum_sent:,}",
+        f"{c.sum_received:,}",
+        f"{c.dropped:,}",
+    )
+    peers = ", ".join(f"{p.node_id} ({p.host}:{p.port})" for p in node.peers) or "none yet"
+    table.caption = f"routing table: {peers}"
+    return table

@@ -1,0 +1,585 @@
+"""The registry: admits nodes, builds the overlay, runs tasks, proves totals.
+
+Each connection is served by its own nursery; once a node registers on it,
+that nursery is the node's session and its cancel scope is the node's
+teardown. All state lives on the Registry object and is only touched from
+trio tasks of one run loop, so no locks are needed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import random
+import time
+from collections.abc import Iterable
+
+import attrs
+import trio
+
+from trio_dht.overlay import IdAllocator, OverlayError, routing_tables, validate_nr
+from trio_dht.services.observer import Observer
+from trio_dht.services.report import NodeTotals, RunResult
+from trio_dht.transport import FrameReader, FrameWriter, format_address, peer_address, peer_host
+from trio_dht.wire import Dialect, WireError
+from trio_dht.wire.messages import (
+    PROGRESS_MARKER,
+    Deregistration,
+    DeregistrationStatus,
+    Message,
+    NodeManifest,
+    OverlaySetupStatus,
+    PeerEntry,
+    ProgressReport,
+    ProgressRequest,
+    Registration,
+    RegistrationStatus,
+    TaskFinished,
+    TaskInitiate,
+    TrafficSummary,
+    TrafficSummaryRequest,
+)
+
+log = logging.getLogger(__name__)
+
+REFUSED = -1
+
+
+class CommandError(Exception):
+    """A console command that cannot be carried out now; the text says why."""
+
+
+class ProtocolViolation(Exception):
+    """A peer sent something that makes no sense here; its connection closes."""
+
+
+@attrs.define(eq=False)
+class Session:
+    """One connection to the registry (and, once registered, one node)."""
+
+    stream: trio.SocketStream
+    writer: FrameWriter
+    peer_host: str
+    peer: str
+    scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    node_id: int | None = None
+
+
+@attrs.define(eq=False)
+class NodeRecord:
+    """What the registry knows of one registered node."""
+
+    node_id: int
+    host: str
+    port: int
+    session: Session
+    # The node put PROGRESS_MARKER in its setup status: it may be sent the
+    # progress extension and its reports let the registry detect quiescence.
+    progress_capable: bool = False
+    setup_ok: bool = False
+    state: str = "registered"
+    progress: ProgressReport | None = None
+    summary: TrafficSummary | None = None
+    progress_at: float = 0.0
+
+    @property
+    def address(self) -> str:
+        return format_address(self.host, self.port)
+
+
+@attrs.define(eq=False)
+class Run:
+    """One ``start N`` in flight."""
+
+    packets: int
+    nr: int
+    node_ids: tuple[int, ...]
+    started: float
+    finished: set[int] = attrs.field(factory=set)
+    gone: dict[int, NodeRecord] = attrs.field(factory=dict)
+    wakeup: trio.Event = attrs.field(factory=trio.Event)
+    done: trio.Event = attrs.field(factory=trio.Event)
+    result: RunResult | None = None
+
+    def poke(self) -> None:
+        self.wakeup.set()
+
+    async def wait_change(self, timeout: float) -> bool:
+        """Wait for the next poke; False if ``timeout`` passed first."""
+        self.wakeup = trio.Event()
+        with trio.move_on_after(timeout):
+            await self.wakeup.wait()
+            return True
+        return False
+
+
+@attrs.define
+class RegistryConfig:
+    # How often trio_dht nodes report progress during a run.
+    progress_interval: float = 0.05
+    # With classic peers (no progress reports): how long to wait after the
+    # last task-finished report before asking for summaries.
+    grace: float = 15.0
+    # With progress: give up waiting for missing packets after this long
+    # without any counter moving.
+    stall_timeout: float = 3.0
+    # How long to wait for traffic summaries once requested.
+    summary_timeout: float = 10.0
+    writer_capacity: int = 64
+
+
+class Registry:
+    """The registry service. ``serve`` runs it; the methods below are the
+    console commands."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        observer: Observer | None = None,
+        config: RegistryConfig | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.dialect = dialect
+        self.observer = observer if observer is not None else Observer()
+        self.config = config if config is not None else RegistryConfig()
+        self._ids = IdAllocator(rng=rng)
+        self.nodes: dict[int, NodeRecord] = {}
+        self.overlay_nr: int | None = None
+        self.tables: dict[int, tuple[int, ...]] = {}
+        self.ready = False
+        self.run: Run | None = None
+        self.port: int = 0
+        self._nursery: trio.Nursery | None = None
+        self._membership = trio.Event()
+        self._ready_event = trio.Event()
+
+    # --- serving --------------------------------------------------------
+
+    async def serve(
+        self,
+        host: str | None = None,
+        port: int = 0,
+        *,
+        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen and serve until cancelled. Reports the bound port."""
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        self.port = listeners[0].socket.getsockname()[1]
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await nursery.start(trio.serve_listeners, self._serve_connection, listeners)
+            task_status.started(self.port)
+
+    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+        try:
+            real_host = _plain_host(peer_host(stream))
+        except OSError:
+            await stream.aclose()
+            return
+        session = Session(
+            stream=stream,
+            writer=FrameWriter(stream, self.config.writer_capacity),
+            peer_host=real_host,
+            peer=peer_address(stream),
+        )
+        reader = FrameReader(stream, self.dialect.framer())
+        try:
+            with session.scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(session.writer.run)
+                    await self._read_session(reader, session)
+                    nursery.cancel_scope.cancel()
+        except WireError as exc:
+            log.warning("closing connection from %s: malformed input: %s", session.peer, exc)
+        except ProtocolViolation as exc:
+            log.warning("closing connection from %s: %s", session.peer, exc)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            log.info("connection from %s broke: %s", session.peer, exc)
+        finally:
+            self._session_ended(session)
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+
+    async def _read_session(self, reader: FrameReader, session: Session) -> None:
+        decode = self.dialect.decode
+        while True:
+            bodies = await reader.receive_batch()
+            if not bodies:
+                return
+            for body in bodies:
+                self._on_message(decode(body), session)
+
+    def _on_message(self, message: Message, session: Session) -> None:
+        if isinstance(message, ProgressReport):
+            self._on_progress(message, session)
+        elif isinstance(message, Registration):
+            self._register(message, session)
+        elif isinstance(message, Deregistration):
+            self._deregister(message, session)
+        elif isinstance(message, OverlaySetupStatus):
+            self._on_setup_status(message, session)
+        elif isinstance(message, TaskFinished):
+            self._on_task_finished(message, session)
+        elif isinstance(message, TrafficSummary):
+            self._on_summary(message, session)
+        else:
+            raise ProtocolViolation(f"a registry does not accept {type(message).__name__}")
+
+    def _send(self, session: Session, message: Message) -> None:
+        """Queue a control message; a session whose writer is full or broken
+        is torn down (a node that cannot take a control message is dead to
+        us)."""
+        try:
+            session.writer.send_nowait(self.dialect.encode(message))
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            log.warning("cannot deliver %s to %s; dropping it", type(message).__name__, session.peer)
+            session.scope.cancel()
+
+    # --- registration -----------------------------------------------------
+
+    def _register(self, message: Registration, session: Session) -> None:
+        info = self._registration_refusal(message, session)
+        if info is not None:
+            self.observer.say(f"Refused registration from {session.peer}: {info}")
+            self._send(session, RegistrationStatus(REFUSED, "Registration request unsuccessful. " + info))
+            return
+        node_id = self._ids.allocate()
+        record = NodeRecord(node_id, _plain_host(message.host), message.port, session)
+        self.nodes[node_id] = record
+        session.node_id = node_id
+        count = len(self.nodes)
+        self._send(
+            session,
+            RegistrationStatus(
+                node_id,
+                "Registration request successful. The number of messaging nodes currently "
+                f"constituting the overlay is ({count})",
+            ),
+        )
+        self.observer.say(f"Registered node {node_id} at {record.address} ({count} nodes)")
+        self._membership_changed(f"node {node_id} joined")
+
+    def _registration_refusal(self, message: Registration, session: Session) -> str | None:
+        if session.node_id is not None and session.node_id in self.nodes:
+            return f"This connection already registered node {session.node_id}."
+        claimed = _plain_host(message.host)
+        if claimed != session.peer_host:
+            return (
+                f"The request gives the address {message.host} but the connection comes "
+                f"from {session.peer_host}."
+            )
+        if not 0 < message.port < 65536:
+            return f"Port {message.port} is not a valid listening port."
+        for record in self.nodes.values():
+            if record.host == claimed and record.port == message.port:
+                return f"A node at {record.address} is already registered (id {record.node_id})."
+        if len(self._ids) >= self._ids.space:
+            return f"The overlay is full: all {self._ids.space} identifiers are taken."
+        return None
+
+    def _deregister(self, message: Deregistration, session: Session) -> None:
+        record = self.nodes.get(message.node_id)
+        claimed = _plain_host(message.host)
+        if claimed != session.peer_host:
+            info = (
+                f"The request gives the address {message.host} but the connection comes "
+                f"from {session.peer_host}."
+            )
+        elif record is None:
+            info = f"Node {message.node_id} is not registered (already deregistered?)."
+        elif record.host != claimed or record.session is not session:
+            info = f"Node {message.node_id} is not registered to this connection."
+        else:
+            info = None
+        if info is not None:
+            self.observer.say(f"Refused deregistration from {session.peer}: {info}")
+            self._send(
+                session, DeregistrationStatus(REFUSED, "Deregistration request unsuccessful. " + info)
+            )
+            return
+        assert record is not None
+        self._remove(record)
+        self._send(
+            session,
+            DeregistrationStatus(
+                record.node_id,
+                "Deregistration request successful. The number of messaging nodes currently "
+                f"constituting the overlay is ({len(self.nodes)})",
+            ),
+        )
+        self.observer.say(f"Deregistered node {record.node_id} ({len(self.nodes)} nodes remain)")
+
+    def _session_ended(self, session: Session) -> None:
+        node_id = session.node_id
+        record = self.nodes.get(node_id) if node_id is not None else None
+        if record is None or record.session is not session:
+            return
+        self._remove(record)
+        self.observer.say(
+            f"Node {record.node_id} at {record.address} disconnected without deregistering: "
+            f"removed ({len(self.nodes)} nodes remain)"
+        )
+
+    def _remove(self, record: NodeRecord) -> None:
+        del self.nodes[record.node_id]
+        self._ids.release(record.node_id)
+        record.session.node_id = None
+        record.state = "gone"
+        run = self.run
+        if run is not None and record.node_id in run.node_ids:
+            run.gone[record.node_id] = record
+            run.poke()
+        self._membership_changed(f"node {record.node_id} left")
+
+    def _membership_changed(self, why: str) -> None:
+        if self.overlay_nr is not None:
+            self.overlay_nr = None
+            self.tables = {}
+            self.ready = False
+            self._ready_event = trio.Event()
+            if self.run is None:
+                self.observer.say(f"The overlay changed ({why}): run setup-overlay again.")
+        self._membership.set()
+        self._membership = trio.Event()
+        self.observer.changed()
+
+    async def wait_for_nodes(self, count: int) -> None:
+        """Return once at least ``count`` nodes are registered."""
+        while len(self.nodes) < count:
+            await self._membership.wait()
+
+    # --- overlay setup ----------------------------------------------------
+
+    def setup_overlay(self, nr: int = 3) -> None:
+        """Compute the routing tables and send each node its manifest."""
+        if self.run is not None:
+            raise CommandError("a task is running; wait for its summary before setting up again")
+        ids = sorted(self.nodes)
+        try:
+            validate_nr(nr, len(ids))
+            tables = routing_tables(ids, nr)
+        except OverlayError as exc:
+            raise CommandError(str(exc)) from None
+        manifests: dict[int, NodeManifest] = {}
+        for node_id, entries in tables.items():
+            peers = tuple(
+                PeerEntry(e, self.nodes[e].host, self.nodes[e].port) for e in entries
+            )
+            manifests[node_id] = NodeManifest(peers, tuple(ids))
+        try:
+            frames = {node_id: self.dialect.encode(m) for node_id, m in manifests.items()}
+        except WireError as exc:
+            raise CommandError(f"cannot describe this overlay in the {self.dialect.name} dialect: {exc}") from None
+        self.overlay_nr = nr
+        self.tables = tables
+        self.ready = False
+        self._ready_event = trio.Event()
+        for node_id, frame in frames.items():
+            record = self.nodes[node_id]
+            record.setup_ok = False
+            record.state = "registered"
+            try:
+                record.session.writer.send_nowait(frame)
+            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                record.session.scope.cancel()
+        self.observer.say(f"Sent manifests to {len(frames)} nodes (NR {nr}).")
+
+    def _on_setup_status(self, message: OverlaySetupStatus, session: Session) -> None:
+        record = self._record_of(session)
+        if record is None:
+            raise ProtocolViolation("overlay setup status from a connection with no registered node")
+        if self.overlay_nr is None:
+            log.info("setup status from node %d after the overlay changed; ignored", record.node_id)
+            return
+        record.progress_capable = PROGRESS_MARKER in message.info
+        if message.status != record.node_id:
+            record.setup_ok = False
+            self.observer.say(f"Node {record.node_id} failed to set up its overlay: {message.info}")
+            return
+        record.setup_ok = True
+        record.state = "connected"
+        if record.progress_capable:
+            interval_ms = max(1, round(self.config.progress_interval * 1000))
+            self._send(session, ProgressRequest(interval_ms))
+        self.observer.changed()
+        if all(r.setup_ok for r in self.nodes.values()) and not self.ready:
+            self.ready = True
+            self._ready_event.set()
+            self.observer.say("Registry now ready to initiate tasks.")
+
+    async def wait_ready(self) -> None:
+        """Return once every node has reported a successful setup."""
+        while not self.ready:
+            await self._ready_event.wait()
+
+    # --- the task -----------------------------------------------------------
+
+    def start(self, packets: int) -> Run:
+        """Ask every node to originate ``packets`` packets; returns the run,
+        whose ``done`` event is set once the summary is printed."""
+        if packets < 0 or packets > 0x7FFFFFFF:
+            raise CommandError("the packet count must be between 0 and 2147483647")
+        if self.run is not None:
+            raise CommandError("a task is already running")
+        if not self.ready or self.overlay_nr is None:
+            raise CommandError(
+                "the overlay is not ready: run setup-overlay and wait for "
+                "'Registry now ready to initiate tasks.'"
+            )
+        assert self._nursery is not None
+        run = Run(packets, self.overlay_nr, tuple(sorted(self.nodes)), time.monotonic())
+        self.run = run
+        frame = self.dialect.encode(TaskInitiate(packets))
+        for record in self.nodes.values():
+            record.state = "sending"
+            record.summary = None
+            record.progress = None
+            try:
+                record.session.writer.send_nowait(frame)
+            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                record.session.scope.cancel()
+        self.observer.changed()
+        self._nursery.start_soon(self._conduct, run)
+        return run
+
+    def _on_task_finished(self, message: TaskFinished, session: Session) -> None:
+        record = self._record_of(session)
+        if record is None or self.run is None or record.node_id not in self.run.node_ids:
+            log.info("unexpected task-finished from %s; ignored", session.peer)
+            return
+        record.state = "finished"
+        self.run.finished.add(record.node_id)
+        self.run.poke()
+        self.observer.changed()
+
+    def _on_progress(self, message: ProgressReport, session: Session) -> None:
+        record = self._record_of(session)
+        if record is None:
+            return
+        record.progress = message
+        record.progress_at = time.monotonic()
+        if self.run is not None:
+            self.run.poke()
+        self.observer.changed()
+
+    def _on_summary(self, message: TrafficSummary, session: Session) -> None:
+        record = self._record_of(session)
+        if record is None or self.run is None:
+            log.info("unexpected traffic summary from %s; ignored", session.peer)
+            return
+        record.summary = message
+        self.run.poke()
+
+    def _record_of(self, session: Session) -> NodeRecord | None:
+        if session.node_id is None:
+            return None
+        return self.nodes.get(session.node_id)
+
+    def _live(self, run: Run) -> list[NodeRecord]:
+        return [self.nodes[i] for i in run.node_ids if i in self.nodes]
+
+    async def _conduct(self, run: Run) -> None:
+        """Wait for the end of a run, collect summaries, report."""
+        # Every node (still alive) has finished originating.
+        while not all(r.node_id in run.finished for r in self._live(run)):
+            await run.wait_change(math.inf)
+        quiescence = await self._await_quiet(run)
+        request = self.dialect.encode(TrafficSummaryRequest())
+        for record in self._live(run):
+            self._send_frame(record, request)
+        with trio.move_on_after(self.config.summary_timeout):
+            while not all(r.summary is not None for r in self._live(run)):
+                await run.wait_change(math.inf)
+        run.result = self._result(run, quiescence)
+        self.run = None
+        for record in self._live(run):
+            record.state = "connected" if record.setup_ok else "registered"
+        self.observer.run_finished(run.result)
+        self.observer.changed()
+        run.done.set()
+
+    async def _await_quiet(self, run: Run) -> str:
+        """How the overlay was judged quiet: see RunResult.quiescence."""
+        live = self._live(run)
+        classic = [r.node_id for r in live if not r.progress_capable]
+        if classic:
+            self.observer.say(
+                f"{len(classic)} node(s) do not report progress (classic peers): waiting the "
+                f"grace period of {self.config.grace:g} s before asking for traffic summaries."
+            )
+            await trio.sleep(self.config.grace)
+            return "grace period"
+        expected = run.packets * len(run.node_ids)
+        while True:
+            received = sum(r.progress.received for r in self._live(run) if r.progress)
+            if received >= expected and not run.gone:
+                return "progress"
+            if not await run.wait_change(self.config.stall_timeout):
+                self.observer.say(
+                    f"No progress for {self.config.stall_timeout:g} s with {received} of "
+                    f"{expected} packets received: asking for summaries anyway."
+                )
+                return "stalled"
+
+    def _send_frame(self, record: NodeRecord, frame: bytes) -> None:
+        try:
+            record.session.writer.send_nowait(frame)
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            record.session.scope.cancel()
+
+    def _result(self, run: Run, quiescence: str) -> RunResult:
+        rows: list[NodeTotals] = []
+        for node_id in run.node_ids:
+            record = self.nodes.get(node_id) or run.gone.get(node_id)
+            if record is None:
+                continue
+            rows.append(_totals(record))
+        return RunResult(
+            packets_per_node=run.packets,
+            nr=run.nr,
+            nodes=tuple(rows),
+            elapsed=time.monotonic() - run.started,
+            quiescence=quiescence,
+            gone=tuple(sorted(run.gone)),
+        )
+
+    # --- queries ------------------------------------------------------------
+
+    def node_list(self) -> list[NodeRecord]:
+        return [self.nodes[i] for i in sorted(self.nodes)]
+
+    def routing_table_rows(self) -> Iterable[tuple[NodeRecord, list[NodeRecord]]]:
+        if self.overlay_nr is None:
+            raise CommandError("no overlay has been set up (run setup-overlay first)")
+        for node_id in sorted(self.tables):
+            yield self.nodes[node_id], [self.nodes[e] for e in self.tables[node_id]]
+
+
+def _totals(record: NodeRecord) -> NodeTotals:
+    s = record.summary
+    if s is not None:
+        dropped = record.progress.dropped if record.progress else 0
+        return NodeTotals(
+            record.node_id, record.host, record.port,
+            s.sent, s.received, s.relayed, s.sum_sent, s.sum_received, dropped, "summary",
+        )  # fmt: skip
+    p = record.progress
+    if p is not None:
+        return NodeTotals(
+            record.node_id, record.host, record.port,
+            p.sent, p.received, p.relayed, p.sum_sent, p.sum_received, p.dropped, "last-progress",
+        )  # fmt: skip
+    return NodeTotals(record.node_id, record.host, record.port, 0, 0, 0, 0, 0, 0, "none")
+
+
+def _plain_host(host: str) -> str:
+    """Normalise an IP text (``::ffff:1.2.3.4`` -> ``1.2.3.4``) so the same
+    address always compares equal."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
