@@ -184,6 +184,7 @@ class Registry:
             peer=peer_address(stream),
         )
         reader = FrameReader(stream, self.dialect.framer())
+        shutting_down = False
         try:
             with session.scope:
                 async with trio.open_nursery() as nursery:
@@ -196,8 +197,13 @@ class Registry:
             log.warning("closing connection from %s: %s", session.peer, exc)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             log.info("connection from %s broke: %s", session.peer, exc)
+        except trio.Cancelled:
+            # The registry itself is closing: its nodes are not "lost".
+            shutting_down = True
+            raise
         finally:
-            self._session_ended(session)
+            if not shutting_down:
+                self._session_ended(session)
             with trio.CancelScope(shield=True):
                 await stream.aclose()
 
