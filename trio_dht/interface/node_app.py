@@ -32,7 +32,8 @@ class NodeApp:
     def __init__(self, args: argparse.Namespace, host: str, port: int) -> None:
         self.console = make_console()
         self.observer = ConsoleObserver(self.console)
-        self.node = MessagingNode(host, port, get_dialect(args.wire), self.observer, NodeConfig())
+        config = NodeConfig(per_message_peers=args.per_message_peers)
+        self.node = MessagingNode(host, port, get_dialect(args.wire), self.observer, config)
         self.exit_status = 0
 
     async def main(self) -> int:
@@ -78,6 +79,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "registry", help="the registry's address: HOST:PORT (or HOST PORT, or just PORT)"
     )
     parser.add_argument("registry_port", nargs="?", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--per-message-peers",
+        action="store_true",
+        help="send data to routing-table peers on a fresh connection per packet. Needed only "
+        "when the overlay includes nodes of the one-message-per-connection kind (some Go "
+        "ports), which read one frame per connection; slower. The registry's kind needs no "
+        "flag: a registry that closes the connection after answering the registration is "
+        "detected and dialled for each message.",
+    )
 
 
 def registry_address(args: argparse.Namespace) -> tuple[str, int]:

@@ -23,8 +23,10 @@ import trio
 from trio_dht.overlay import ID_SPACE, next_hop_map
 from trio_dht.services.observer import Observer
 from trio_dht.transport import (
+    DialWriter,
     FrameReader,
     FrameWriter,
+    can_dial,
     format_address,
     local_host,
     peer_address,
@@ -65,6 +67,14 @@ class NodeConfig:
     connect_timeout: float = 5.0
     leave_timeout: float = 5.0
     writer_capacity: int = 64
+    # Send data to routing-table peers on a fresh connection per packet, for
+    # overlays that mix in nodes of the one-message-per-connection kind (they
+    # read one frame per connection). Nothing in the traffic can tell us a
+    # peer is of that kind before we send to it, hence a setting.
+    per_message_peers: bool = False
+    # How long the liveness probe of a registry that closed our connection
+    # may take.
+    probe_timeout: float = 1.0
 
 
 class Counters:
@@ -102,7 +112,7 @@ class Peer:
     node_id: int
     host: str
     port: int
-    writer: FrameWriter
+    writer: FrameWriter | DialWriter
 
 
 class MessagingNode:
@@ -134,7 +144,7 @@ class MessagingNode:
         # destination id -> index into self.peers (NO_ROUTE when unknown)
         self._hop: list[int] = [NO_ROUTE] * ID_SPACE
         self._others: list[int] = []
-        self._registry_writer: FrameWriter | None = None
+        self._registry_writer: FrameWriter | DialWriter | None = None
         self._scope = trio.CancelScope()
         self._peer_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
@@ -224,17 +234,57 @@ class MessagingNode:
 
     async def _registry_session(self, stream: trio.SocketStream) -> None:
         reader = FrameReader(stream, self.dialect.framer())
+        frames = 0
+        closed_cleanly = False
         try:
             while True:
                 bodies = await reader.receive_batch()
                 if not bodies:
+                    closed_cleanly = True
                     break
+                frames += len(bodies)
                 for body in bodies:
                     await self._on_control(self.dialect.decode(body))
         except WireError as exc:
             log.warning("the registry sent malformed data: %s", exc)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             log.info("registry connection broke: %s", exc)
+        if (
+            closed_cleanly
+            and frames == 1
+            and self.node_id is not None
+            and not self._left.is_set()
+            and await can_dial(self.registry_host, self.registry_port, self.config.probe_timeout)
+        ):
+            # It answered the registration, closed, and still accepts
+            # connections: a registry of the one-message-per-connection
+            # kind. It will dial us; we dial it for each message.
+            self._use_registry_dialer()
+            return
+        self._registry_gone()
+
+    def _use_registry_dialer(self) -> None:
+        assert self._nursery is not None
+        dialer = DialWriter(
+            self.registry_host,
+            self.registry_port,
+            self.config.writer_capacity,
+            self.config.connect_timeout,
+        )
+        self._registry_writer = dialer
+        self._nursery.start_soon(self._run_registry_dialer, dialer)
+        self.observer.say(
+            "The registry closed the connection after answering the registration but accepts "
+            "connections: sending it each message on a fresh connection."
+        )
+
+    async def _run_registry_dialer(self, dialer: DialWriter) -> None:
+        await dialer.run()
+        if dialer.broken is not None:
+            log.info("cannot reach the registry: %s", dialer.broken)
+            self._registry_gone()
+
+    def _registry_gone(self) -> None:
         self.registry_closed = True
         if not self._left.is_set():
             self.observer.say("The registry closed the connection; leaving.")
@@ -297,6 +347,12 @@ class MessagingNode:
         peers: list[Peer] = []
         failure: str | None = None
         for entry in entries:
+            if self.config.per_message_peers:
+                dialer = DialWriter(
+                    entry.host, entry.port, self.config.writer_capacity, self.config.connect_timeout
+                )
+                peers.append(Peer(entry.node_id, entry.host, entry.port, dialer))
+                continue
             try:
                 with trio.fail_after(self.config.connect_timeout):
                     stream = await trio.open_tcp_stream(entry.host, entry.port)
@@ -310,7 +366,8 @@ class MessagingNode:
             peers.append(Peer(entry.node_id, entry.host, entry.port, writer))
         if failure is not None:
             for peer in peers:
-                await peer.writer.stream.aclose()
+                if isinstance(peer.writer, FrameWriter):
+                    await peer.writer.stream.aclose()
             self.observer.say(f"Overlay setup failed: {failure}")
             await self._send_registry(OverlaySetupStatus(-1, _clip(f"Setup failed: {failure}")))
             return
@@ -350,7 +407,8 @@ class MessagingNode:
             finally:
                 with trio.CancelScope(shield=True):
                     for peer in peers:
-                        await peer.writer.stream.aclose()
+                        if isinstance(peer.writer, FrameWriter):
+                            await peer.writer.stream.aclose()
 
     def _drop_peers(self) -> None:
         if self._peer_scope is not None:

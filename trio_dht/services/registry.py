@@ -21,8 +21,16 @@ import trio
 from trio_dht.overlay import IdAllocator, OverlayError, routing_tables, validate_nr
 from trio_dht.services.observer import Observer
 from trio_dht.services.report import NodeTotals, RunResult
-from trio_dht.transport import FrameReader, FrameWriter, format_address, peer_address, peer_host
-from trio_dht.wire import Dialect, WireError
+from trio_dht.transport import (
+    DialWriter,
+    FrameReader,
+    FrameWriter,
+    can_dial,
+    format_address,
+    peer_address,
+    peer_host,
+)
+from trio_dht.wire import Dialect, Refusal, WireError
 from trio_dht.wire.messages import (
     PROGRESS_MARKER,
     Deregistration,
@@ -43,9 +51,6 @@ from trio_dht.wire.messages import (
 
 log = logging.getLogger(__name__)
 
-REFUSED = -1
-
-
 class CommandError(Exception):
     """A console command that cannot be carried out now; the text says why."""
 
@@ -64,6 +69,9 @@ class Session:
     peer: str
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     node_id: int | None = None
+    # Frames received so far. A node whose connection closes after its
+    # registration alone may be of the one-message-per-connection kind.
+    frames: int = 0
 
 
 @attrs.define(eq=False)
@@ -73,7 +81,11 @@ class NodeRecord:
     node_id: int
     host: str
     port: int
-    session: Session
+    # The persistent connection the node registered on, or None for a node
+    # that takes one message per connection (then ``dialer`` reaches it).
+    session: Session | None
+    dialer: DialWriter | None = None
+    dialer_scope: trio.CancelScope | None = None
     # The node put PROGRESS_MARKER in its setup status: it may be sent the
     # progress extension and its reports let the registry detect quiescence.
     progress_capable: bool = False
@@ -86,6 +98,13 @@ class NodeRecord:
     @property
     def address(self) -> str:
         return format_address(self.host, self.port)
+
+    @property
+    def outbox(self) -> FrameWriter | DialWriter | None:
+        """Where messages for this node go."""
+        if self.session is not None:
+            return self.session.writer
+        return self.dialer
 
 
 @attrs.define(eq=False)
@@ -127,6 +146,8 @@ class RegistryConfig:
     # How long to wait for traffic summaries once requested.
     summary_timeout: float = 10.0
     writer_capacity: int = 64
+    # How long a liveness probe of a node whose connection closed may take.
+    probe_timeout: float = 1.0
 
 
 class Registry:
@@ -184,25 +205,37 @@ class Registry:
             peer=peer_address(stream),
         )
         reader = FrameReader(stream, self.dialect.framer())
-        shutting_down = False
+        failure: Exception | None = None
         try:
             with session.scope:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(session.writer.run)
-                    await self._read_session(reader, session)
+                    # Caught here and re-raised below: leaving the nursery it
+                    # would be wrapped in an ExceptionGroup that the except
+                    # clauses miss, and take the whole registry down.
+                    try:
+                        await self._read_session(reader, session)
+                    except (
+                        WireError,
+                        ProtocolViolation,
+                        trio.BrokenResourceError,
+                        trio.ClosedResourceError,
+                        OSError,
+                    ) as exc:
+                        failure = exc
                     nursery.cancel_scope.cancel()
+            if failure is not None:
+                raise failure
         except WireError as exc:
             log.warning("closing connection from %s: malformed input: %s", session.peer, exc)
         except ProtocolViolation as exc:
             log.warning("closing connection from %s: %s", session.peer, exc)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             log.info("connection from %s broke: %s", session.peer, exc)
-        except trio.Cancelled:
-            # The registry itself is closing: its nodes are not "lost".
-            shutting_down = True
-            raise
         finally:
-            if not shutting_down:
+            # Outside session.scope, a cancellation can only mean the
+            # registry itself is closing: its nodes are not "lost" then.
+            if trio.current_effective_deadline() != -math.inf:
                 self._session_ended(session)
             with trio.CancelScope(shield=True):
                 await stream.aclose()
@@ -213,6 +246,7 @@ class Registry:
             bodies = await reader.receive_batch()
             if not bodies:
                 return
+            session.frames += len(bodies)
             for body in bodies:
                 self._on_message(decode(body), session)
 
@@ -245,10 +279,12 @@ class Registry:
     # --- registration -----------------------------------------------------
 
     def _register(self, message: Registration, session: Session) -> None:
-        info = self._registration_refusal(message, session)
-        if info is not None:
+        refusal = self._registration_refusal(message, session)
+        if refusal is not None:
+            why, info = refusal
             self.observer.say(f"Refused registration from {session.peer}: {info}")
-            self._send(session, RegistrationStatus(REFUSED, "Registration request unsuccessful. " + info))
+            status = self.dialect.refusal_status(why)
+            self._send(session, RegistrationStatus(status, "Registration request unsuccessful. " + info))
             return
         node_id = self._ids.allocate()
         record = NodeRecord(node_id, _plain_host(message.host), message.port, session)
@@ -266,54 +302,80 @@ class Registry:
         self.observer.say(f"Registered node {node_id} at {record.address} ({count} nodes)")
         self._membership_changed(f"node {node_id} joined")
 
-    def _registration_refusal(self, message: Registration, session: Session) -> str | None:
+    def _registration_refusal(
+        self, message: Registration, session: Session
+    ) -> tuple[Refusal, str] | None:
         if session.node_id is not None and session.node_id in self.nodes:
-            return f"This connection already registered node {session.node_id}."
+            return (
+                Refusal.ALREADY_REGISTERED,
+                f"This connection already registered node {session.node_id}.",
+            )
         claimed = _plain_host(message.host)
         if claimed != session.peer_host:
             return (
-                f"The request gives the address {message.host} but the connection comes "
-                f"from {session.peer_host}."
+                Refusal.ADDRESS_MISMATCH,
+                (
+                    f"The request gives the address {message.host} but the connection "
+                    f"comes from {session.peer_host}."
+                ),
             )
         if not 0 < message.port < 65536:
-            return f"Port {message.port} is not a valid listening port."
+            return Refusal.OTHER, f"Port {message.port} is not a valid listening port."
         for record in self.nodes.values():
             if record.host == claimed and record.port == message.port:
-                return f"A node at {record.address} is already registered (id {record.node_id})."
+                return (
+                    Refusal.ALREADY_REGISTERED,
+                    f"A node at {record.address} is already registered (id {record.node_id}).",
+                )
         if len(self._ids) >= self._ids.space:
-            return f"The overlay is full: all {self._ids.space} identifiers are taken."
+            return (
+                Refusal.OVERLAY_FULL,
+                f"The overlay is full: all {self._ids.space} identifiers are taken.",
+            )
         return None
 
     def _deregister(self, message: Deregistration, session: Session) -> None:
         record = self.nodes.get(message.node_id)
         claimed = _plain_host(message.host)
+        why: Refusal | None = None
         if claimed != session.peer_host:
+            why = Refusal.ADDRESS_MISMATCH
             info = (
                 f"The request gives the address {message.host} but the connection comes "
                 f"from {session.peer_host}."
             )
         elif record is None:
+            why = Refusal.NOT_REGISTERED
             info = f"Node {message.node_id} is not registered (already deregistered?)."
-        elif record.host != claimed or record.session is not session:
+        elif record.host != claimed or (
+            # A node on a persistent connection may only be removed through
+            # it; one that takes a message per connection is known only by
+            # its address (its port here may be an ephemeral one).
+            record.session is not None and record.session is not session
+        ):
+            why = Refusal.ID_MISMATCH
             info = f"Node {message.node_id} is not registered to this connection."
-        else:
-            info = None
-        if info is not None:
+        if why is not None:
             self.observer.say(f"Refused deregistration from {session.peer}: {info}")
+            status = self.dialect.refusal_status(why)
             self._send(
-                session, DeregistrationStatus(REFUSED, "Deregistration request unsuccessful. " + info)
+                session, DeregistrationStatus(status, "Deregistration request unsuccessful. " + info)
             )
             return
         assert record is not None
         self._remove(record)
-        self._send(
-            session,
-            DeregistrationStatus(
-                record.node_id,
-                "Deregistration request successful. The number of messaging nodes currently "
-                f"constituting the overlay is ({len(self.nodes)})",
-            ),
+        answer = DeregistrationStatus(
+            self.dialect.deregistered_status(record.node_id),
+            "Deregistration request successful. The number of messaging nodes currently "
+            f"constituting the overlay is ({len(self.nodes)})",
         )
+        if record.session is None and self._nursery is not None:
+            # A node of the one-message kind has closed the connection the
+            # request came on; it expects the answer at its own address.
+            frame = self.dialect.encode(answer)
+            self._nursery.start_soon(self._dial_once, record.host, record.port, frame)
+        else:
+            self._send(session, answer)
         self.observer.say(f"Deregistered node {record.node_id} ({len(self.nodes)} nodes remain)")
 
     def _session_ended(self, session: Session) -> None:
@@ -321,16 +383,63 @@ class Registry:
         record = self.nodes.get(node_id) if node_id is not None else None
         if record is None or record.session is not session:
             return
+        record.session = None
+        if session.frames == 1 and self._nursery is not None:
+            # Only the registration came on this connection: the node may
+            # be of the kind that closes after every message. Whether it
+            # still accepts connections at its address tells.
+            self._nursery.start_soon(self._adopt_or_drop, record)
+            return
+        self._drop(record, "disconnected without deregistering")
+
+    async def _adopt_or_drop(self, record: NodeRecord) -> None:
+        alive = await can_dial(record.host, record.port, self.config.probe_timeout)
+        if self.nodes.get(record.node_id) is not record:
+            return
+        if not alive:
+            self._drop(record, "disconnected without deregistering")
+            return
+        assert self._nursery is not None
+        record.dialer = DialWriter(record.host, record.port, self.config.writer_capacity)
+        record.dialer_scope = trio.CancelScope()
+        self._nursery.start_soon(self._run_dialer, record, record.dialer, record.dialer_scope)
+        self.observer.say(
+            f"Node {record.node_id} closed its connection after registering but accepts "
+            f"connections at {record.address}: sending it each message on a fresh connection."
+        )
+
+    async def _run_dialer(
+        self, record: NodeRecord, dialer: DialWriter, scope: trio.CancelScope
+    ) -> None:
+        """The per-node task of a one-message-per-connection node; its cancel
+        scope is the node's teardown."""
+        with scope:
+            await dialer.run()
+            if dialer.broken is not None and self.nodes.get(record.node_id) is record:
+                self._drop(record, f"cannot be reached any more ({dialer.broken})")
+
+    async def _dial_once(self, host: str, port: int, frame: bytes) -> None:
+        dialer = DialWriter(host, port, 1, self.config.probe_timeout)
+        dialer.send_nowait(frame)
+        dialer.close()
+        await dialer.run()
+        if dialer.broken is not None:
+            log.info("could not deliver to %s: %s", format_address(host, port), dialer.broken)
+
+    def _drop(self, record: NodeRecord, why: str) -> None:
         self._remove(record)
         self.observer.say(
-            f"Node {record.node_id} at {record.address} disconnected without deregistering: "
-            f"removed ({len(self.nodes)} nodes remain)"
+            f"Node {record.node_id} at {record.address} {why}: removed "
+            f"({len(self.nodes)} nodes remain)"
         )
 
     def _remove(self, record: NodeRecord) -> None:
         del self.nodes[record.node_id]
         self._ids.release(record.node_id)
-        record.session.node_id = None
+        if record.session is not None:
+            record.session.node_id = None
+        if record.dialer_scope is not None:
+            record.dialer_scope.cancel()
         record.state = "gone"
         run = self.run
         if run is not None and record.node_id in run.node_ids:
@@ -385,16 +494,22 @@ class Registry:
             record = self.nodes[node_id]
             record.setup_ok = False
             record.state = "registered"
-            try:
-                record.session.writer.send_nowait(frame)
-            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-                record.session.scope.cancel()
+            self._deliver(record, frame)
         self.observer.say(f"Sent manifests to {len(frames)} nodes (NR {nr}).")
 
     def _on_setup_status(self, message: OverlaySetupStatus, session: Session) -> None:
-        record = self._record_of(session)
+        record = self._sender(session, message.status if message.status >= 0 else None)
         if record is None:
-            raise ProtocolViolation("overlay setup status from a connection with no registered node")
+            if message.status < 0:
+                self.observer.say(
+                    f"A node at {session.peer_host} reported an overlay setup failure: "
+                    f"{message.info}"
+                )
+                return
+            raise ProtocolViolation(
+                f"overlay setup status for node {message.status}, which is not registered "
+                f"from {session.peer_host}"
+            )
         if self.overlay_nr is None:
             log.info("setup status from node %d after the overlay changed; ignored", record.node_id)
             return
@@ -407,7 +522,7 @@ class Registry:
         record.state = "connected"
         if record.progress_capable:
             interval_ms = max(1, round(self.config.progress_interval * 1000))
-            self._send(session, ProgressRequest(interval_ms))
+            self._deliver(record, self.dialect.encode(ProgressRequest(interval_ms)))
         self.observer.changed()
         if all(r.setup_ok for r in self.nodes.values()) and not self.ready:
             self.ready = True
@@ -441,16 +556,13 @@ class Registry:
             record.state = "sending"
             record.summary = None
             record.progress = None
-            try:
-                record.session.writer.send_nowait(frame)
-            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-                record.session.scope.cancel()
+            self._deliver(record, frame)
         self.observer.changed()
         self._nursery.start_soon(self._conduct, run)
         return run
 
     def _on_task_finished(self, message: TaskFinished, session: Session) -> None:
-        record = self._record_of(session)
+        record = self._sender(session, message.node_id)
         if record is None or self.run is None or record.node_id not in self.run.node_ids:
             log.info("unexpected task-finished from %s; ignored", session.peer)
             return
@@ -460,7 +572,7 @@ class Registry:
         self.observer.changed()
 
     def _on_progress(self, message: ProgressReport, session: Session) -> None:
-        record = self._record_of(session)
+        record = self._sender(session, message.node_id)
         if record is None:
             return
         record.progress = message
@@ -470,17 +582,30 @@ class Registry:
         self.observer.changed()
 
     def _on_summary(self, message: TrafficSummary, session: Session) -> None:
-        record = self._record_of(session)
+        record = self._sender(session, message.node_id)
         if record is None or self.run is None:
             log.info("unexpected traffic summary from %s; ignored", session.peer)
             return
         record.summary = message
         self.run.poke()
 
-    def _record_of(self, session: Session) -> NodeRecord | None:
-        if session.node_id is None:
+    def _sender(self, session: Session, node_id: int | None) -> NodeRecord | None:
+        """The registered node a message comes from: the node of its
+        connection, or -- for nodes that send each message on a fresh
+        connection -- the id inside the message, if that node lives on the
+        host the connection comes from."""
+        if session.node_id is not None:
+            record = self.nodes.get(session.node_id)
+            if record is not None and node_id in (None, record.node_id):
+                return record
+            log.info("message from %s names node %s, not its own", session.peer, node_id)
             return None
-        return self.nodes.get(session.node_id)
+        if node_id is None:
+            return None
+        record = self.nodes.get(node_id)
+        if record is None or record.host != session.peer_host:
+            return None
+        return record
 
     def _live(self, run: Run) -> list[NodeRecord]:
         return [self.nodes[i] for i in run.node_ids if i in self.nodes]
@@ -493,7 +618,7 @@ class Registry:
         quiescence = await self._await_quiet(run)
         request = self.dialect.encode(TrafficSummaryRequest())
         for record in self._live(run):
-            self._send_frame(record, request)
+            self._deliver(record, request)
         with trio.move_on_after(self.config.summary_timeout):
             while not all(r.summary is not None for r in self._live(run)):
                 await run.wait_change(math.inf)
@@ -528,11 +653,20 @@ class Registry:
                 )
                 return "stalled"
 
-    def _send_frame(self, record: NodeRecord, frame: bytes) -> None:
+    def _deliver(self, record: NodeRecord, frame: bytes) -> None:
+        """Queue a frame for a node on whichever way reaches it. A node that
+        cannot take a control message (queue full or gone) is torn down."""
+        outbox = record.outbox
+        if outbox is None:
+            log.warning("node %d is being probed; a message for it was dropped", record.node_id)
+            return
         try:
-            record.session.writer.send_nowait(frame)
+            outbox.send_nowait(frame)
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-            record.session.scope.cancel()
+            if record.session is not None:
+                record.session.scope.cancel()
+            elif self.nodes.get(record.node_id) is record:
+                self._drop(record, "cannot be reached")
 
     def _result(self, run: Run, quiescence: str) -> RunResult:
         rows: list[NodeTotals] = []

@@ -7,14 +7,17 @@ from trio_dht.transport.addresses import (
     peer_address,
     peer_host,
 )
+from trio_dht.transport.dialer import DialWriter, can_dial
 from trio_dht.transport.reader import DEFAULT_CHUNK, FrameReader
 from trio_dht.transport.writer import DEFAULT_CAPACITY, FrameWriter
 
 __all__ = [
     "DEFAULT_CAPACITY",
     "DEFAULT_CHUNK",
+    "DialWriter",
     "FrameReader",
     "FrameWriter",
+    "can_dial",
     "format_address",
     "local_host",
     "parse_address",

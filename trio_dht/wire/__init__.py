@@ -5,7 +5,7 @@ No sockets and no trio here: bytes in, messages out, and back.
 
 from __future__ import annotations
 
-from trio_dht.wire.dialect import Dialect
+from trio_dht.wire.dialect import Dialect, Refusal
 from trio_dht.wire.errors import WireError
 from trio_dht.wire.framing import DEFAULT_MAX_FRAME, LengthPrefixFramer
 
@@ -32,6 +32,7 @@ __all__ = [
     "DIALECT_NAMES",
     "Dialect",
     "LengthPrefixFramer",
+    "Refusal",
     "WireError",
     "get_dialect",
 ]

@@ -7,11 +7,24 @@ frame bodies so a relay never builds a message object per packet.
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from trio_dht.wire.framing import DEFAULT_MAX_FRAME, LengthPrefixFramer
 from trio_dht.wire.messages import Message
+
+
+class Refusal(enum.Enum):
+    """Why a registry refuses a registration or deregistration. Each dialect
+    maps these to its own status numbers."""
+
+    ADDRESS_MISMATCH = "address mismatch"
+    ALREADY_REGISTERED = "already registered"
+    OVERLAY_FULL = "overlay full"
+    NOT_REGISTERED = "not registered"
+    ID_MISMATCH = "id/address mismatch"
+    OTHER = "other"
 
 
 class Dialect(ABC):
@@ -35,6 +48,16 @@ class Dialect(ABC):
         """The message in one frame body (the bytes after the length prefix).
         Raises WireError on anything malformed: unknown type, truncated body,
         trailing bytes, out-of-range values."""
+
+    # --- status numbers: classic peers know only -1 ------------------------
+
+    def refusal_status(self, refusal: Refusal) -> int:
+        """The status number a refusal carries in this dialect."""
+        return -1
+
+    def deregistered_status(self, node_id: int) -> int:
+        """The status of a successful deregistration (classic: the id)."""
+        return node_id
 
     # --- data path: no message objects, one call per packet ---------------
 

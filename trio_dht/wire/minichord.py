@@ -26,13 +26,14 @@ one ``MinichordDialect`` may be shared freely, across threads included.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import ClassVar
 
 from google.protobuf.message import DecodeError
 
 from trio_dht.wire import minichord_pb2 as pb
-from trio_dht.wire.dialect import Dialect
+from trio_dht.wire.dialect import Dialect, Refusal
 from trio_dht.wire.errors import WireError
 from trio_dht.wire.framing import DEFAULT_MAX_FRAME, LengthPrefixFramer
 from trio_dht.wire.messages import (
@@ -443,6 +444,24 @@ class MinichordDialect(Dialect):
     """The protobuf dialect of the Go ports (8-byte length + MiniChord)."""
 
     name: ClassVar[str] = "minichord"
+
+    # The statuses the seed's Go port uses (WIRE-MINICHORD.md); a full
+    # overlay has no number of its own there, so it takes the generic -1.
+    _REFUSALS: ClassVar[Mapping[Refusal, int]] = MappingProxyType(
+        {
+            Refusal.ALREADY_REGISTERED: -3,
+            Refusal.ADDRESS_MISMATCH: -4,
+            Refusal.NOT_REGISTERED: -1,
+            Refusal.ID_MISMATCH: -2,
+        }
+    )
+
+    def refusal_status(self, refusal: Refusal) -> int:
+        return self._REFUSALS.get(refusal, -1)
+
+    def deregistered_status(self, node_id: int) -> int:
+        # The Go ports answer a successful deregistration with 0.
+        return 0
 
     def framer(self, max_frame: int = DEFAULT_MAX_FRAME) -> LengthPrefixFramer:
         return LengthPrefixFramer(_LENGTH, max_frame)

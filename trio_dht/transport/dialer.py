@@ -1,0 +1,89 @@
+"""Writing to peers that take one message per connection.
+
+Some ports of this system (the seed's Go port among them) read one frame
+per TCP connection and close it; to reach them, every message goes on a
+fresh connection to their listening address. DialWriter offers the same
+queue interface as FrameWriter so services need not care which kind of
+peer they talk to.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from trio_dht.transport.writer import DEFAULT_CAPACITY
+
+
+class DialWriter:
+    """Queue of frames for ``host:port``, each delivered on its own
+    connection by ``run``. A failed dial ends the task and sets ``broken``;
+    producers then get trio.BrokenResourceError."""
+
+    __slots__ = (
+        "_receive_channel",
+        "_send_channel",
+        "broken",
+        "capacity",
+        "connect_timeout",
+        "done",
+        "host",
+        "port",
+    )
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        capacity: int = DEFAULT_CAPACITY,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.capacity = capacity
+        self.connect_timeout = connect_timeout
+        self._send_channel, self._receive_channel = trio.open_memory_channel[bytes](capacity)
+        self.broken: BaseException | None = None
+        self.done = trio.Event()
+
+    def send_nowait(self, data: bytes) -> None:
+        self._send_channel.send_nowait(data)
+
+    async def send(self, data: bytes) -> None:
+        try:
+            self._send_channel.send_nowait(data)
+        except trio.WouldBlock:
+            await self._send_channel.send(data)
+
+    def queued(self) -> int:
+        return self._send_channel.statistics().current_buffer_used
+
+    def close(self) -> None:
+        self._send_channel.close()
+
+    async def run(self) -> None:
+        receive = self._receive_channel
+        try:
+            async for frame in receive:
+                with trio.fail_after(self.connect_timeout):
+                    stream = await trio.open_tcp_stream(self.host, self.port)
+                    try:
+                        await stream.send_all(frame)
+                    finally:
+                        await stream.aclose()
+        except (trio.TooSlowError, trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            self.broken = exc
+        finally:
+            receive.close()
+            self.done.set()
+
+
+async def can_dial(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether something accepts connections at ``host:port`` (a liveness
+    probe for peers whose connection closed)."""
+    try:
+        with trio.fail_after(timeout):
+            stream = await trio.open_tcp_stream(host, port)
+    except (OSError, trio.TooSlowError):
+        return False
+    await stream.aclose()
+    return True
