@@ -491,7 +491,7 @@ class MessagingNode:
             if not frames:
                 continue
             try:
-                await peers[k].writer.send(b"".join(frames))
+                await peers[k].writer.send_frames(frames)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 self.counters.dropped += len(frames)
                 log.warning(

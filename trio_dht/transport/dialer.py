@@ -54,6 +54,12 @@ class DialWriter:
         except trio.WouldBlock:
             await self._send_channel.send(data)
 
+    async def send_frames(self, frames: list[bytes]) -> None:
+        """Queue each frame as its own item: one frame per connection is the
+        whole point of this writer."""
+        for frame in frames:
+            await self.send(frame)
+
     def queued(self) -> int:
         return self._send_channel.statistics().current_buffer_used
 

@@ -46,6 +46,11 @@ class FrameWriter:
         except trio.WouldBlock:
             await self._send_channel.send(data)
 
+    async def send_frames(self, frames: list[bytes]) -> None:
+        """Queue a batch of whole frames as one item (written with one
+        send_all together with whatever else is queued)."""
+        await self.send(frames[0] if len(frames) == 1 else b"".join(frames))
+
     def queued(self) -> int:
         """Items waiting to be written."""
         return self._send_channel.statistics().current_buffer_used
