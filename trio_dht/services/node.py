@@ -21,6 +21,7 @@ import attrs
 import trio
 
 from trio_dht.overlay import ID_SPACE, next_hop_map
+from trio_dht.services.errors import ProtocolViolation
 from trio_dht.services.observer import Observer
 from trio_dht.transport import (
     DialWriter,
@@ -31,7 +32,7 @@ from trio_dht.transport import (
     local_host,
     peer_address,
 )
-from trio_dht.wire import Dialect, WireError
+from trio_dht.wire import DEFAULT_MAX_FRAME, Dialect, WireError
 from trio_dht.wire.messages import (
     PROGRESS_MARKER,
     Deregistration,
@@ -75,6 +76,12 @@ class NodeConfig:
     # How long the liveness probe of a registry that closed our connection
     # may take.
     probe_timeout: float = 1.0
+    # Limits against broken or hostile peers: the largest frame accepted,
+    # how long a started frame may take to arrive, and how many incoming
+    # connections may be open at once (more are closed straight away).
+    max_frame: int = DEFAULT_MAX_FRAME
+    frame_timeout: float = 10.0
+    max_incoming: int = 1024
 
 
 class Counters:
@@ -155,6 +162,10 @@ class MessagingNode:
         self._progress_wakeup = trio.Event()
         self._progress_running = False
         self._originating = False
+        # A task was started since the last summary: a summary request
+        # before any task is a registry in the wrong state.
+        self._task_seen = False
+        self._incoming = 0
         self._refusal = ""
         self._last_progress = self.counters.snapshot()
         self.registry_closed = False
@@ -233,21 +244,24 @@ class MessagingNode:
     # --- registry session -----------------------------------------------------
 
     async def _registry_session(self, stream: trio.SocketStream) -> None:
-        reader = FrameReader(stream, self.dialect.framer())
+        reader = FrameReader(stream, self.dialect.framer(self.config.max_frame))
         frames = 0
         closed_cleanly = False
         try:
             while True:
-                bodies = await reader.receive_batch()
+                bodies = await reader.receive_batch(frame_timeout=self.config.frame_timeout)
                 if not bodies:
                     closed_cleanly = True
                     break
                 frames += len(bodies)
                 for body in bodies:
-                    await self._on_control(self.dialect.decode(body))
+                    try:
+                        await self._on_control(self.dialect.decode(body))
+                    except ProtocolViolation as exc:
+                        log.warning("ignored a message from the registry: %s", exc)
         except WireError as exc:
             log.warning("the registry sent malformed data: %s", exc)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError, OSError) as exc:
             log.info("registry connection broke: %s", exc)
         if (
             closed_cleanly
@@ -299,13 +313,15 @@ class MessagingNode:
         elif isinstance(message, TaskInitiate):
             self._on_task(message)
         elif isinstance(message, TrafficSummaryRequest):
+            if not self._task_seen:
+                raise ProtocolViolation("a traffic summary request before any task")
             await self._send_summary()
         elif isinstance(message, ProgressRequest):
             self._on_progress_request(message)
         elif isinstance(message, DeregistrationStatus):
             self._on_deregistration_status(message)
         else:
-            log.warning("ignored unexpected %s from the registry", type(message).__name__)
+            raise ProtocolViolation(f"a messaging node does not accept {type(message).__name__}")
 
     def _on_registration_status(self, message: RegistrationStatus) -> None:
         if self._registered.is_set():
@@ -337,11 +353,9 @@ class MessagingNode:
     async def _on_manifest(self, manifest: NodeManifest) -> None:
         me = self.node_id
         if me is None:
-            log.warning("ignored a manifest received before registration")
-            return
+            raise ProtocolViolation("a manifest before registration")
         if self._originating:
-            log.warning("ignored a new manifest received while originating packets")
-            return
+            raise ProtocolViolation("a new manifest while this node is originating packets")
         self._drop_peers()
         entries = [e for e in manifest.entries if e.node_id != me]
         peers: list[Peer] = []
@@ -424,37 +438,63 @@ class MessagingNode:
         """Reader task of one incoming connection (a peer that has us in its
         routing table)."""
         peer = peer_address(stream)
-        reader = FrameReader(stream, self.dialect.framer())
+        if self._incoming >= self.config.max_incoming:
+            log.warning(
+                "closing connection from %s: %d incoming connections are open (limit %d)",
+                peer,
+                self._incoming,
+                self.config.max_incoming,
+            )
+            await stream.aclose()
+            return
+        self._incoming += 1
+        reader = FrameReader(stream, self.dialect.framer(self.config.max_frame))
+        frame_timeout = self.config.frame_timeout
         try:
             while True:
-                bodies = await reader.receive_batch()
+                bodies = await reader.receive_batch(frame_timeout=frame_timeout)
                 if not bodies:
                     return
-                outs, others = self._route(bodies)
+                outs, others, stray = self._route(bodies)
                 if outs is not None:
                     await self._flush(outs)
+                if stray:
+                    raise ProtocolViolation(stray)
                 for body in others:
                     await self._on_control(self.dialect.decode(body))
         except WireError as exc:
             log.warning("closing connection from %s: malformed input: %s", peer, exc)
+        except ProtocolViolation as exc:
+            log.warning("closing connection from %s: %s", peer, exc)
+        except trio.TooSlowError:
+            log.warning("closing connection from %s: a frame took over %g s", peer, frame_timeout)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             log.info("connection from %s broke: %s", peer, exc)
         finally:
+            self._incoming -= 1
             with trio.CancelScope(shield=True):
                 await stream.aclose()
 
-    def _route(self, bodies: list[bytes]) -> tuple[list[list[bytes]] | None, list[bytes]]:
+    def _route(
+        self, bodies: list[bytes]
+    ) -> tuple[list[list[bytes]] | None, list[bytes], str]:
         """Deliver or forward every data frame in ``bodies``. Returns the
-        per-peer batches to flush (None if nothing to forward) and the
-        bodies that are not data. Synchronous on purpose: no checkpoint per
-        packet."""
+        per-peer batches to flush (None if nothing to forward), the bodies
+        that are not data, and why some data could not be routed ("" if all
+        could). Synchronous on purpose: no checkpoint per packet."""
         data_head = self.dialect.data_head
+        if not self.peers:
+            # No overlay yet: no data can be expected, and counting it would
+            # corrupt the next run's totals.
+            if any(data_head(body) is not None for body in bodies):
+                return None, [], "data before this node's overlay was set up"
+            return None, bodies, ""
         relay = self.dialect.relay
         hop = self._hop
         me = self.node_id
         outs: list[list[bytes]] = [[] for _ in self.peers]
         others: list[bytes] = []
-        received = relayed = dropped = 0
+        received = relayed = stray = 0
         sum_received = 0
         for body in bodies:
             head = data_head(body)
@@ -468,7 +508,7 @@ class MessagingNode:
                 continue
             via = hop[destination] if 0 <= destination < ID_SPACE else NO_ROUTE
             if via == NO_ROUTE:
-                dropped += 1
+                stray += 1
                 continue
             outs[via].append(relay(body, me))
             relayed += 1
@@ -476,10 +516,8 @@ class MessagingNode:
         c.received += received
         c.sum_received += sum_received
         c.relayed += relayed
-        if dropped:
-            c.dropped += dropped
-            log.warning("dropped %d packets with no route (unknown destination or no overlay)", dropped)
-        return (outs if relayed else None), others
+        why = f"{stray} packet(s) for nodes not in the overlay" if stray else ""
+        return (outs if relayed else None), others, why
 
     async def _flush(self, outs: list[list[bytes]]) -> None:
         """Queue each non-empty batch on its peer's writer, awaiting only when
@@ -504,13 +542,12 @@ class MessagingNode:
 
     def _on_task(self, message: TaskInitiate) -> None:
         if not self.peers or self.node_id is None:
-            self.observer.say("Task requested before the overlay was set up; ignored.")
-            return
+            raise ProtocolViolation("a task before the overlay was set up")
         if self._originating:
-            self.observer.say("Task requested while a task is running; ignored.")
-            return
+            raise ProtocolViolation("a task while a task is running")
         assert self._nursery is not None
         self._originating = True
+        self._task_seen = True
         self._nursery.start_soon(self._originate, message.packets)
 
     async def _originate(self, packets: int) -> None:
@@ -559,6 +596,7 @@ class MessagingNode:
             "counters reset."
         )
         c.reset()
+        self._task_seen = False
         self._last_progress = c.snapshot()
         self.state = "connected" if self.peers else "registered"
         self.observer.changed()

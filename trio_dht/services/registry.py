@@ -19,6 +19,7 @@ import attrs
 import trio
 
 from trio_dht.overlay import IdAllocator, OverlayError, routing_tables, validate_nr
+from trio_dht.services.errors import ProtocolViolation
 from trio_dht.services.observer import Observer
 from trio_dht.services.report import NodeTotals, RunResult
 from trio_dht.transport import (
@@ -30,7 +31,7 @@ from trio_dht.transport import (
     peer_address,
     peer_host,
 )
-from trio_dht.wire import Dialect, Refusal, WireError
+from trio_dht.wire import DEFAULT_MAX_FRAME, Dialect, Refusal, WireError
 from trio_dht.wire.messages import (
     PROGRESS_MARKER,
     Deregistration,
@@ -55,10 +56,6 @@ class CommandError(Exception):
     """A console command that cannot be carried out now; the text says why."""
 
 
-class ProtocolViolation(Exception):
-    """A peer sent something that makes no sense here; its connection closes."""
-
-
 @attrs.define(eq=False)
 class Session:
     """One connection to the registry (and, once registered, one node)."""
@@ -72,6 +69,7 @@ class Session:
     # Frames received so far. A node whose connection closes after its
     # registration alone may be of the one-message-per-connection kind.
     frames: int = 0
+    registered_once: bool = False
 
 
 @attrs.define(eq=False)
@@ -148,6 +146,15 @@ class RegistryConfig:
     writer_capacity: int = 64
     # How long a liveness probe of a node whose connection closed may take.
     probe_timeout: float = 1.0
+    # Limits against broken or hostile peers.
+    max_frame: int = DEFAULT_MAX_FRAME
+    # An unregistered connection must send a whole frame within this time.
+    idle_timeout: float = 10.0
+    # A frame that has begun must complete within this time.
+    frame_timeout: float = 10.0
+    # Connections that have not registered a node, at most; more are closed
+    # at once so a flood cannot exhaust file descriptors.
+    max_pending: int = 256
 
 
 class Registry:
@@ -174,6 +181,7 @@ class Registry:
         self._nursery: trio.Nursery | None = None
         self._membership = trio.Event()
         self._ready_event = trio.Event()
+        self._pending = 0
 
     # --- serving --------------------------------------------------------
 
@@ -198,13 +206,23 @@ class Registry:
         except OSError:
             await stream.aclose()
             return
+        if self._pending >= self.config.max_pending:
+            log.warning(
+                "closing connection from %s: %d connections have not registered yet (limit %d)",
+                peer_address(stream),
+                self._pending,
+                self.config.max_pending,
+            )
+            await stream.aclose()
+            return
+        self._pending += 1
         session = Session(
             stream=stream,
             writer=FrameWriter(stream, self.config.writer_capacity),
             peer_host=real_host,
             peer=peer_address(stream),
         )
-        reader = FrameReader(stream, self.dialect.framer())
+        reader = FrameReader(stream, self.dialect.framer(self.config.max_frame))
         failure: Exception | None = None
         try:
             with session.scope:
@@ -220,6 +238,7 @@ class Registry:
                         ProtocolViolation,
                         trio.BrokenResourceError,
                         trio.ClosedResourceError,
+                        trio.TooSlowError,
                         OSError,
                     ) as exc:
                         failure = exc
@@ -230,9 +249,17 @@ class Registry:
             log.warning("closing connection from %s: malformed input: %s", session.peer, exc)
         except ProtocolViolation as exc:
             log.warning("closing connection from %s: %s", session.peer, exc)
+        except trio.TooSlowError:
+            log.warning(
+                "closing connection from %s: no whole frame within %g s",
+                session.peer,
+                self.config.idle_timeout if session.frames == 0 else self.config.frame_timeout,
+            )
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             log.info("connection from %s broke: %s", session.peer, exc)
         finally:
+            if not session.registered_once:
+                self._pending -= 1
             # Outside session.scope, a cancellation can only mean the
             # registry itself is closing: its nodes are not "lost" then.
             if trio.current_effective_deadline() != -math.inf:
@@ -242,8 +269,11 @@ class Registry:
 
     async def _read_session(self, reader: FrameReader, session: Session) -> None:
         decode = self.dialect.decode
+        config = self.config
         while True:
-            bodies = await reader.receive_batch()
+            # Registered nodes may stay quiet between runs; strangers may not.
+            idle = math.inf if session.registered_once else config.idle_timeout
+            bodies = await reader.receive_batch(idle, config.frame_timeout)
             if not bodies:
                 return
             session.frames += len(bodies)
@@ -290,6 +320,8 @@ class Registry:
         record = NodeRecord(node_id, _plain_host(message.host), message.port, session)
         self.nodes[node_id] = record
         session.node_id = node_id
+        session.registered_once = True
+        self._pending -= 1
         count = len(self.nodes)
         self._send(
             session,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import trio
 
 from trio_dht.wire import LengthPrefixFramer, WireError
@@ -28,22 +30,34 @@ class FrameReader:
         self._framer = framer
         self._chunk = chunk
 
-    async def receive_batch(self) -> list[bytes]:
+    async def receive_batch(
+        self, idle_timeout: float = math.inf, frame_timeout: float = math.inf
+    ) -> list[bytes]:
         """The next non-empty list of frame bodies, or [] when the peer closed
         the stream cleanly between frames.
 
+        ``idle_timeout`` bounds the wait for the first byte of a frame,
+        ``frame_timeout`` the time a started frame may take to complete (a
+        peer trickling a byte a minute); either raises trio.TooSlowError.
         Raises WireError for malformed framing, including a stream that ends
         inside a frame, and trio.BrokenResourceError if the connection broke.
         """
+        framer = self._framer
+        started = framer.buffered > 0
+        deadline = trio.current_time() + (frame_timeout if started else idle_timeout)
         while True:
-            data = await self._stream.receive_some(self._chunk)
+            with trio.fail_at(deadline):
+                data = await self._stream.receive_some(self._chunk)
             if not data:
-                if self._framer.buffered:
+                if framer.buffered:
                     raise WireError(
-                        f"connection closed inside a frame ({self._framer.buffered} bytes of it "
-                        "received)"
+                        f"connection closed inside a frame ({framer.buffered} bytes of it received)"
                     )
                 return []
-            bodies = self._framer.feed(data)
+            bodies = framer.feed(data)
             if bodies:
                 return bodies
+            if not started:
+                # A frame has begun: from now on it must complete in time.
+                started = True
+                deadline = trio.current_time() + frame_timeout
