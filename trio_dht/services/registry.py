@@ -656,6 +656,10 @@ class Registry:
                 await run.wait_change(math.inf)
         run.result = self._result(run, quiescence)
         self.run = None
+        if self.overlay_nr is None and run.gone:
+            self.observer.say(
+                "The overlay changed during the run: run setup-overlay again before the next start."
+            )
         for record in self._live(run):
             record.state = "connected" if record.setup_ok else "registered"
         self.observer.run_finished(run.result)

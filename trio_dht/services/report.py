@@ -77,6 +77,45 @@ class RunResult:
     def relays_per_packet(self) -> float:
         return self.relayed / self.received if self.received else 0.0
 
+    def accounting(self) -> list[str]:
+        """How a shortfall is explained, line by line ([] when nothing is
+        missing and no node vanished). Every figure is derived from counters
+        the nodes reported; the derivation is spelled out."""
+        shortfall = self.sent - self.received
+        if not self.gone and shortfall == 0:
+            return []
+        lines: list[str] = []
+        for row in self.nodes:
+            if row.source == "last-progress":
+                lines.append(
+                    f"Node {row.node_id} vanished during the run; its row shows its last "
+                    f"progress report (sent {row.sent}, received {row.received}, relayed "
+                    f"{row.relayed}), so its true sent count is at least {row.sent}."
+                )
+            elif row.source == "none":
+                lines.append(
+                    f"Node {row.node_id} vanished during the run before reporting any counters; "
+                    "its row is zeros."
+                )
+        lines.append(
+            f"Shortfall: {shortfall} = {self.sent} sent (every row) - {self.received} received."
+        )
+        if self.dropped:
+            lines.append(
+                f"Of it, {self.dropped} were dropped and counted by surviving nodes whose next "
+                "hop was gone (their dropped counters)."
+            )
+        rest = shortfall - self.dropped
+        if rest > 0 and self.gone:
+            gone = ", ".join(str(g) for g in self.gone)
+            lines.append(
+                f"The other {rest} (shortfall - dropped) were in flight to, queued in, or held "
+                f"by node(s) {gone} when they vanished."
+            )
+        elif rest > 0:
+            lines.append(f"The other {rest} are unaccounted for: no node vanished to explain them.")
+        return lines
+
     def verdict(self) -> str:
         """One line a script can rely on: it starts with CORRECT or
         INCORRECT."""

@@ -1,0 +1,72 @@
+"""A node vanishing mid-run: honest accounting, no hang, exact next run."""
+
+from __future__ import annotations
+
+import trio
+
+from trio_dht.services.node import MessagingNode
+from trio_dht.services.observer import Observer
+from trio_dht.services.registry import Registry, RegistryConfig
+from trio_dht.wire import get_dialect
+
+HOST = "127.0.0.1"
+
+
+async def test_node_vanishing_mid_run_is_reported_and_next_run_is_exact() -> None:
+    dialect = get_dialect("cs455")
+    observer = Observer()
+    registry = Registry(dialect, observer, RegistryConfig(stall_timeout=0.5))
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(registry.serve, HOST, 0)
+            nodes: list[MessagingNode] = []
+            for _ in range(10):
+                nodes.append(await nursery.start(MessagingNode(HOST, port, dialect).run))
+            registry.setup_overlay(3)
+            await registry.wait_ready()
+            run = registry.start(30_000)
+
+            # Let traffic flow, then make one node vanish without a word
+            # (its sockets close, as when its process is killed).
+            victim = nodes[4]
+            while victim.counters.relayed < 2_000:
+                await trio.sleep(0.005)
+            victim_id = victim.node_id
+            victim.stop()
+            stopped_at = trio.current_time()
+            while victim_id in registry.nodes:
+                await trio.sleep(0.005)
+            assert trio.current_time() - stopped_at < 1.0, "the registry must notice within 1 s"
+
+            await run.done.wait()
+            result = run.result
+            assert result is not None
+            assert not result.correct
+            assert result.verdict().startswith("INCORRECT")
+            assert result.gone == (victim_id,)
+            row = next(r for r in result.nodes if r.node_id == victim_id)
+            assert row.source == "last-progress"
+            assert row.sent > 0
+            survivors = [r for r in result.nodes if r.node_id != victim_id]
+            assert all(r.source == "summary" and r.sent == 30_000 for r in survivors)
+            assert result.sent > result.received
+            lines = result.accounting()
+            text = "\n".join(lines)
+            assert f"Node {victim_id} vanished" in text
+            shortfall = result.sent - result.received
+            assert f"Shortfall: {shortfall} = {result.sent} sent" in text
+            if result.dropped:
+                assert f"{result.dropped} were dropped" in text
+            assert str(victim_id) in result.verdict()
+
+            # The survivors set up again and run exactly.
+            assert registry.overlay_nr is None
+            assert len(registry.nodes) == 9
+            registry.setup_overlay(3)
+            await registry.wait_ready()
+            again = registry.start(2_000)
+            await again.done.wait()
+            assert again.result is not None
+            assert again.result.correct, again.result.verdict()
+            assert again.result.sent == 18_000
+            nursery.cancel_scope.cancel()
