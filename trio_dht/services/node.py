@@ -120,6 +120,8 @@ class Peer:
     host: str
     port: int
     writer: FrameWriter | DialWriter
+    # Set once its connection broke (so that is logged once, not per batch).
+    lost: bool = False
 
 
 class MessagingNode:
@@ -532,11 +534,14 @@ class MessagingNode:
                 await peers[k].writer.send_frames(frames)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 self.counters.dropped += len(frames)
-                log.warning(
-                    "dropped %d packets: the connection to node %d is gone",
-                    len(frames),
-                    peers[k].node_id,
-                )
+                peer = peers[k]
+                if not peer.lost:
+                    peer.lost = True
+                    log.warning(
+                        "the connection to node %d is gone: dropping and counting the packets "
+                        "routed through it",
+                        peer.node_id,
+                    )
 
     # --- the task ---------------------------------------------------------------
 
