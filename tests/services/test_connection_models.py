@@ -134,9 +134,13 @@ class ScriptedNode:
         elif isinstance(message, TrafficSummaryRequest):
             await self.tell_registry(
                 TrafficSummary(
-                    self.node_id, self.sent, self.relayed, self.sum_sent,
-                    self.received, self.sum_received,
-                )  # fmt: skip
+                    self.node_id,
+                    self.sent,
+                    self.relayed,
+                    self.sum_sent,
+                    self.received,
+                    self.sum_received,
+                )
             )
         elif isinstance(message, DeregistrationStatus):
             self.deregistration = message
@@ -235,7 +239,7 @@ class ScriptedRegistry:
             self.summaries[message.node_id] = message
         elif isinstance(message, Deregistration):
             self.deregistered.add(message.node_id)
-            host, port = self.nodes.pop(message.node_id)
+            _, port = self.nodes.pop(message.node_id)
             await send_one(self.dialect, port, DeregistrationStatus(0, "bye"))
 
     async def until(self, condition: Callable[[], bool]) -> None:

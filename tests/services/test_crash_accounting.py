@@ -29,9 +29,15 @@ async def test_node_vanishing_mid_run_is_reported_and_next_run_is_exact() -> Non
             # Let traffic flow, then make one node vanish without a word
             # (its sockets close, as when its process is killed).
             victim = nodes[4]
-            while victim.counters.relayed < 2_000:
-                await trio.sleep(0.005)
             victim_id = victim.node_id
+            assert victim_id is not None
+            record = registry.nodes[victim_id]
+            # Once the registry has heard of its traffic, so that its row can
+            # show last known counters.
+            while victim.counters.relayed < 2_000 or not (
+                record.progress is not None and record.progress.sent > 0
+            ):
+                await trio.sleep(0.005)
             victim.stop()
             stopped_at = trio.current_time()
             while victim_id in registry.nodes:

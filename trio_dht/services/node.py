@@ -169,7 +169,7 @@ class MessagingNode:
         self._task_seen = False
         self._incoming = 0
         self._refusal = ""
-        self._last_progress = self.counters.snapshot()
+        self._last_progress: tuple[int, ...] = ()
         self.registry_closed = False
         self.stopped = trio.Event()
 
@@ -205,7 +205,12 @@ class MessagingNode:
                     nursery.start_soon(self._registry_session, stream)
                     await nursery.start(trio.serve_listeners, self._serve_incoming, listeners)
                     await writer.send(self.dialect.encode(Registration(self.host, self.port)))
-                    await self._registered.wait()
+                    with trio.move_on_after(self.config.connect_timeout):
+                        await self._registered.wait()
+                    if not self._registered.is_set():
+                        self._refusal = (
+                            f"the registry did not answer within {self.config.connect_timeout:g} s"
+                        )
                     if self.node_id is None:
                         refusal = self._refusal or (
                             "the registry closed the connection before answering"
@@ -615,9 +620,11 @@ class MessagingNode:
             self._nursery.start_soon(self._report_progress)
 
     async def _report_progress(self) -> None:
-        """The stats task: send the counters whenever they changed, at most
-        once per interval, and at once when the task finishes."""
-        self._last_progress = self.counters.snapshot()
+        """The stats task: send the counters at once (the subscriber learns
+        where we stand), then whenever they changed, at most once per
+        interval, and at once when the task finishes."""
+        self._last_progress = ()
+        self._progress_wakeup.set()
         try:
             while self._progress_interval > 0:
                 with trio.move_on_after(self._progress_interval):

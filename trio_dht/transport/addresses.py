@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import trio
 
 
@@ -43,6 +45,16 @@ def parse_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]
         host, sep, port_text = text.rpartition(":")
         if not sep or not host:
             raise ValueError(f"{text!r} is not HOST:PORT")
+        if ":" in host and not _is_ipv6(host):
+            raise ValueError(f"{text!r} is not HOST:PORT; write an IPv6 address as [V6]:PORT")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ValueError(f"port {port_text!r} in {text!r} is not a number from 1 to 65535")
     return host, int(port_text)
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
