@@ -594,9 +594,9 @@ class Registry:
         return run
 
     def _on_task_finished(self, message: TaskFinished, session: Session) -> None:
-        record = self._sender(session, message.node_id)
-        if record is None or self.run is None or record.node_id not in self.run.node_ids:
-            log.info("unexpected task-finished from %s; ignored", session.peer)
+        record = self._known_sender(session, message.node_id, "task-finished report")
+        if self.run is None or record.node_id not in self.run.node_ids:
+            log.warning("node %d reported task finished with no task running; ignored", record.node_id)
             return
         record.state = "finished"
         self.run.finished.add(record.node_id)
@@ -604,9 +604,7 @@ class Registry:
         self.observer.changed()
 
     def _on_progress(self, message: ProgressReport, session: Session) -> None:
-        record = self._sender(session, message.node_id)
-        if record is None:
-            return
+        record = self._known_sender(session, message.node_id, "progress report")
         record.progress = message
         record.progress_at = time.monotonic()
         if self.run is not None:
@@ -614,12 +612,23 @@ class Registry:
         self.observer.changed()
 
     def _on_summary(self, message: TrafficSummary, session: Session) -> None:
-        record = self._sender(session, message.node_id)
-        if record is None or self.run is None:
-            log.info("unexpected traffic summary from %s; ignored", session.peer)
+        record = self._known_sender(session, message.node_id, "traffic summary")
+        if self.run is None:
+            log.warning("node %d sent a traffic summary with no task running; ignored", record.node_id)
             return
         record.summary = message
         self.run.poke()
+
+    def _known_sender(self, session: Session, node_id: int, what: str) -> NodeRecord:
+        """The sender of a message only registered nodes may send; a stranger
+        sending one is a protocol violation (its connection closes)."""
+        record = self._sender(session, node_id)
+        if record is None:
+            raise ProtocolViolation(
+                f"a {what} for node {node_id}, which is not registered from {session.peer_host} "
+                "on this connection"
+            )
+        return record
 
     def _sender(self, session: Session, node_id: int | None) -> NodeRecord | None:
         """The registered node a message comes from: the node of its
