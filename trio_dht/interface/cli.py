@@ -1,4 +1,4 @@
-"""Command line: ``python -m trio_dht registry|node ...``."""
+"""Command line: ``python -m trio_dht demo|registry|node ...``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import trio
 
 from trio_dht import __version__
-from trio_dht.interface import node_app, registry_app
+from trio_dht.interface import demo_app, node_app, registry_app
 from trio_dht.interface.console import make_console, setup_logging
 from trio_dht.wire import DIALECT_NAMES
 
@@ -20,6 +20,8 @@ packets to random sinks; the registry proves nothing was lost."""
 
 EPILOG = """\
 examples:
+  python -m trio_dht demo                      # registry + 10 nodes, 250,000 packets, live table
+  python -m trio_dht demo --processes          # the same with one OS process per node
   python -m trio_dht registry 5000             # then type commands: help
   python -m trio_dht node 127.0.0.1:5000       # in another terminal, once per node
   python -m trio_dht registry --nodes 10 --start 25000   # unattended run, exit status = verdict
@@ -46,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="more log output (-vv for debug)")  # fmt: skip
     common.add_argument("-q", "--quiet", action="store_true", help="log errors only")
 
+    demo = sub.add_parser(
+        "demo", parents=[common], help="the whole task in one command, with a live table",
+        description="Run a registry and K messaging nodes on loopback, the whole task, "
+        "and the live traffic table.\n\n" + demo_app.HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    demo_app.add_arguments(demo)
+
     registry = sub.add_parser(
         "registry", parents=[common], help="run the registry",
         description="Run the registry. Commands are read from stdin (type 'help'); "
@@ -68,7 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(-1 if args.quiet else args.verbose, make_console())
-    if args.command == "registry":
+    if args.command == "demo":
+        problem = demo_app.check_arguments(args)
+        if problem is not None:
+            parser.error(problem)
+        status = trio.run(demo_app.DemoApp(args).main)
+    elif args.command == "registry":
         if args.nr < 1 or args.nodes < 1 or args.runs < 1:
             parser.error("--nodes, --nr and --runs must be at least 1")
         if args.start is not None and args.start < 0:

@@ -3,10 +3,12 @@ commands, printing, logging, signals."""
 
 from __future__ import annotations
 
+import io
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 import trio
 from rich.console import Console, RenderableType
@@ -38,10 +40,30 @@ def setup_logging(verbosity: int, console: Console) -> None:
     handler: logging.Handler
     if err.is_terminal:
         handler = RichHandler(console=err, show_path=False, rich_tracebacks=False)
+        # RichHandler draws the time and level itself (without a formatter
+        # basicConfig would add "LEVEL:name:" again).
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+@contextmanager
+def logs_through(console: Console) -> Iterator[None]:
+    """While a live display owns the terminal, draw rich log records with its
+    console so they scroll above the display instead of tearing it."""
+    swapped: list[tuple[RichHandler, Console]] = []
+    if console.is_terminal:
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, RichHandler) and handler.console.is_terminal:
+                swapped.append((handler, handler.console))
+                handler.console = console
+    try:
+        yield
+    finally:
+        for handler, previous in swapped:
+            handler.console = previous
 
 
 class ConsoleObserver(Observer):
@@ -51,6 +73,8 @@ class ConsoleObserver(Observer):
         super().__init__()
         self.console = console
         self._on_result = on_result
+        # Raised by changed(); a live view polls and lowers it.
+        self.dirty = True
 
     def say(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -63,6 +87,19 @@ class ConsoleObserver(Observer):
         if self._on_result is not None:
             self._on_result(result)
 
+    def changed(self) -> None:
+        # Called on every counter or state change: only raise a flag.
+        self.dirty = True
+
+
+def stdin_is_terminal() -> bool:
+    """stdin is an open terminal (a person may type; the terminal echoes)."""
+    stream = sys.stdin
+    try:
+        return stream is not None and not stream.closed and stream.isatty()
+    except (OSError, ValueError):
+        return False
+
 
 async def read_commands(handle: Callable[[str], Awaitable[None]]) -> None:
     """Feed each non-empty stdin line to ``handle`` until end of input.
@@ -74,6 +111,10 @@ async def read_commands(handle: Callable[[str], Awaitable[None]]) -> None:
     stream = sys.stdin
     if stream is None or stream.closed:
         return
+    if isinstance(stream, io.TextIOWrapper):
+        # A stray non-UTF-8 byte must make an unknown command, not a
+        # UnicodeDecodeError (a ValueError) that silently ends the console.
+        stream.reconfigure(errors="replace")
     while True:
         try:
             line = await trio.to_thread.run_sync(stream.readline, abandon_on_cancel=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 
 import trio
+from rich.console import Console
 
 from trio_dht.interface.console import (
     SIGNAL_EXIT,
@@ -13,14 +15,16 @@ from trio_dht.interface.console import (
     make_console,
     parse_int,
     read_commands,
+    stdin_is_terminal,
     watch_signals,
 )
+from trio_dht.interface.live import LiveDisplay, TrafficView
 from trio_dht.interface.render import (
     node_list_table,
     routing_tables_table,
     run_details,
-    summary_table,
 )
+from trio_dht.interface.summary_formats import FORMATS, result_block
 from trio_dht.services.registry import CommandError, Registry, RegistryConfig
 from trio_dht.services.report import RunResult
 from trio_dht.wire import get_dialect
@@ -38,9 +42,9 @@ class RegistryApp:
     """The registry service plus what a person (or script) at its console
     needs: commands, printed results, an exit status."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, console: Console | None = None) -> None:
         self.args = args
-        self.console = make_console()
+        self.console = console if console is not None else make_console()
         self.observer = ConsoleObserver(self.console, on_result=self._print_result)
         config = RegistryConfig(
             grace=args.grace,
@@ -48,13 +52,39 @@ class RegistryApp:
             stall_timeout=args.stall_timeout,
         )
         self.registry = Registry(get_dialect(args.wire), self.observer, config)
+        self.summary_format: str = getattr(args, "summary", "table")
+        # Extra lines printed after a run's summary, before its verdict.
+        self.notes: Callable[[RunResult], list[str]] = lambda result: []
+        self.display: LiveDisplay | None = None
+        if getattr(args, "live", False):
+            view = TrafficView(self.registry, wire=args.wire, title="trio_dht registry")
+            self.display = LiveDisplay(view, self.console, self.observer)
         self.exit_status = 0
         self._scope = trio.CancelScope()
 
+    @property
+    def scope(self) -> trio.CancelScope:
+        """Cancelled by ``exit``, a signal or the end of an unattended run."""
+        return self._scope
+
     def _print_result(self, result: RunResult) -> None:
-        self.console.print(summary_table(result))
-        self.observer.say(run_details(result))
-        self.observer.say(result.verdict())
+        notes = self.notes(result)
+        display = self.display
+        if display is not None and display.interactive:
+            # The live table shows the totals; the details and the verdict
+            # go under it.
+            if self.summary_format != "table":
+                # The machine-readable lines scroll above the table.
+                for line in result_block(result, self.summary_format)[:-1]:
+                    self.observer.say(str(line))
+            display.view.notes = [run_details(result), *notes]
+            display.refresh()
+            return
+        for item in result_block(result, self.summary_format, notes):
+            if isinstance(item, str):
+                self.observer.say(item)
+            else:
+                self.console.print(item)
 
     async def main(self) -> int:
         with self._scope:
@@ -73,10 +103,16 @@ class RegistryApp:
                     f"Join with: python -m trio_dht node {self.args.host or '127.0.0.1'}:{port}"
                     + ("" if self.args.wire == "cs455" else f" --wire {self.args.wire}")
                 )
-                nursery.start_soon(read_commands, self.handle)
+                if self.display is not None:
+                    await nursery.start(self.display.run)
+                nursery.start_soon(read_commands, self.handle_typed)
                 if self.args.start is not None:
                     nursery.start_soon(self._automatic)
         return self.exit_status
+
+    async def on_signal(self, signum: int) -> None:
+        """SIGINT/SIGTERM: close the registry."""
+        await self._on_signal(signum)
 
     async def _on_signal(self, signum: int) -> None:
         self.observer.say("Interrupted: closing the registry.")
@@ -110,6 +146,12 @@ class RegistryApp:
             self.observer.say(f"error: gave up after --timeout {args.timeout:g} s")
             self.exit_status = 3
         self._scope.cancel()
+
+    async def handle_typed(self, line: str) -> None:
+        """A command read from stdin (which a terminal echoed)."""
+        if self.display is not None and self.display.interactive and stdin_is_terminal():
+            self.display.input_echoed()
+        await self.handle(line)
 
     async def handle(self, line: str) -> None:
         """One console command."""
@@ -170,6 +212,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     auto.add_argument("--runs", type=int, default=1, help="how many runs (default 1)")
     auto.add_argument("--timeout", type=float, default=0,
                       help="give up after this many seconds (default 0: never)")  # fmt: skip
+    add_output_arguments(parser, live_option=True)
+    add_tuning_arguments(parser)
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, *, live_option: bool) -> None:
+    output = parser.add_argument_group("output")
+    if live_option:
+        output.add_argument(
+            "--live", action="store_true",
+            help="show the live traffic table (a row per node, refreshed during runs); "
+            "without a terminal, a plain progress line every second instead",
+        )  # fmt: skip
+    output.add_argument(
+        "--summary", choices=FORMATS, default="table",
+        help="how each run's result is printed: table (default), csv (comma-separated "
+        "lines, no thousands separators) or json (one line); the verdict line comes last",
+    )  # fmt: skip
+
+
+def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
     tuning = parser.add_argument_group("run end detection")
     tuning.add_argument(
         "--grace", type=float, default=15.0, metavar="SECONDS",
