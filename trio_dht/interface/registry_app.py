@@ -77,7 +77,7 @@ class RegistryApp:
                 # The machine-readable lines scroll above the table.
                 for line in result_block(result, self.summary_format)[:-1]:
                     self.observer.say(str(line))
-            display.view.notes = [run_details(result), *notes]
+            display.view.notes = [run_details(result), *result.accounting(), *notes]
             display.refresh()
             return
         for item in result_block(result, self.summary_format, notes):

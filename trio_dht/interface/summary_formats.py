@@ -137,6 +137,8 @@ def result_block(
         items.append(summary_json(result))
     else:
         raise ValueError(f"unknown summary format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    # After a failure: how the shortfall is explained (empty otherwise).
+    items.extend(result.accounting())
     items.extend(notes)
     items.append(result.verdict())
     return items
