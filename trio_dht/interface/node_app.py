@@ -16,7 +16,7 @@ from trio_dht.interface.console import (
 from trio_dht.interface.render import node_counters_table
 from trio_dht.services.node import MessagingNode, NodeConfig, NodeError
 from trio_dht.transport import parse_address
-from trio_dht.wire import get_dialect
+from trio_dht.wire import DEFAULT_MAX_FRAME, get_dialect
 
 HELP = """Commands:
   print-counters-and-diagnostics | print   this node's counters and routing table
@@ -32,7 +32,12 @@ class NodeApp:
     def __init__(self, args: argparse.Namespace, host: str, port: int) -> None:
         self.console = make_console()
         self.observer = ConsoleObserver(self.console)
-        config = NodeConfig(per_message_peers=args.per_message_peers)
+        config = NodeConfig(
+            per_message_peers=args.per_message_peers,
+            max_frame=args.max_frame,
+            frame_timeout=args.frame_timeout,
+            max_incoming=args.max_incoming,
+        )
         self.node = MessagingNode(host, port, get_dialect(args.wire), self.observer, config)
         self.exit_status = 0
 
@@ -88,6 +93,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "flag: a registry that closes the connection after answering the registration is "
         "detected and dialled for each message.",
     )
+    limits = parser.add_argument_group("limits against broken or hostile peers")
+    limits.add_argument(
+        "--max-frame", type=int, default=DEFAULT_MAX_FRAME, metavar="BYTES",
+        help=f"largest frame accepted (default {DEFAULT_MAX_FRAME})",
+    )  # fmt: skip
+    limits.add_argument(
+        "--frame-timeout", type=float, default=10.0, metavar="SECONDS",
+        help="a started frame must complete within this time (default 10)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max-incoming", type=int, default=1024, metavar="N",
+        help="at most this many incoming connections at once (default 1024)",
+    )  # fmt: skip
 
 
 def registry_address(args: argparse.Namespace) -> tuple[str, int]:

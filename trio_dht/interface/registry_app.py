@@ -27,7 +27,7 @@ from trio_dht.interface.render import (
 from trio_dht.interface.summary_formats import FORMATS, result_block
 from trio_dht.services.registry import CommandError, Registry, RegistryConfig
 from trio_dht.services.report import RunResult
-from trio_dht.wire import get_dialect
+from trio_dht.wire import DEFAULT_MAX_FRAME, get_dialect
 
 HELP = """Commands:
   list-messaging-nodes | list        one line per node: host, port, identifier
@@ -50,6 +50,10 @@ class RegistryApp:
             grace=args.grace,
             progress_interval=args.progress_interval,
             stall_timeout=args.stall_timeout,
+            max_frame=getattr(args, "max_frame", DEFAULT_MAX_FRAME),
+            idle_timeout=getattr(args, "idle_timeout", 10.0),
+            frame_timeout=getattr(args, "idle_timeout", 10.0),
+            max_pending=getattr(args, "max_pending", 256),
         )
         self.registry = Registry(get_dialect(args.wire), self.observer, config)
         self.summary_format: str = getattr(args, "summary", "table")
@@ -128,15 +132,18 @@ class RegistryApp:
             if len(self.registry.nodes) < args.nodes:
                 self.observer.say(f"Waiting for {args.nodes} nodes to register...")
             await self.registry.wait_for_nodes(args.nodes)
-            try:
-                self.registry.setup_overlay(args.nr)
-            except CommandError as exc:
-                self.observer.say(f"error: {exc}")
-                self.exit_status = 2
-                self._scope.cancel()
-                return
-            await self.registry.wait_ready()
             for _ in range(args.runs):
+                # Set up before the first run, and again whenever nodes came
+                # or went (a run that lost a node leaves the overlay stale).
+                if not self.registry.ready:
+                    try:
+                        self.registry.setup_overlay(args.nr)
+                    except CommandError as exc:
+                        self.observer.say(f"error: {exc}")
+                        self.exit_status = 2
+                        self._scope.cancel()
+                        return
+                    await self.registry.wait_ready()
                 run = self.registry.start(args.start)
                 await run.done.wait()
                 assert run.result is not None
@@ -214,6 +221,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="give up after this many seconds (default 0: never)")  # fmt: skip
     add_output_arguments(parser, live_option=True)
     add_tuning_arguments(parser)
+    add_limit_arguments(parser)
+
+
+def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    limits = parser.add_argument_group("limits against broken or hostile peers")
+    limits.add_argument(
+        "--max-frame", type=int, default=DEFAULT_MAX_FRAME, metavar="BYTES",
+        help=f"largest frame accepted; a larger claimed length closes the connection "
+        f"(default {DEFAULT_MAX_FRAME})",
+    )  # fmt: skip
+    limits.add_argument(
+        "--idle-timeout", type=float, default=10.0, metavar="SECONDS",
+        help="a connection that has not registered must send a whole frame within this time, "
+        "and a started frame must complete within it (default 10)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max-pending", type=int, default=256, metavar="N",
+        help="at most this many connections that have not registered a node; more are closed "
+        "at once (default 256)",
+    )  # fmt: skip
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, *, live_option: bool) -> None:
