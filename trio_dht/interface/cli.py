@@ -71,12 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     node_app.add_arguments(node)
+    parser.set_defaults(subparsers={"demo": demo, "registry": registry, "node": node})
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    # Usage errors show the usage of the subcommand that was typed.
+    parser = args.subparsers[args.command]
     setup_logging(-1 if args.quiet else args.verbose, make_console())
     if args.command == "demo":
         problem = demo_app.check_arguments(args)

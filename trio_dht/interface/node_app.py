@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import trio
 
@@ -47,7 +48,7 @@ class NodeApp:
             try:
                 await nursery.start(self.node.run)
             except NodeError as exc:
-                self.observer.say(f"error: {exc}")
+                print(f"error: {exc}", file=sys.stderr, flush=True)
                 nursery.cancel_scope.cancel()
                 return 2
             nursery.start_soon(read_commands, self.handle)
