@@ -41,23 +41,32 @@ class LengthPrefixFramer:
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         buf = self._buf
-        buf += data
+        if buf:
+            # A frame straddles the chunks: join once, then parse the whole.
+            buf += data
+            data = bytes(buf)
+            buf.clear()
+        elif not isinstance(data, bytes):
+            data = bytes(data)
+        # Slicing the immutable chunk makes each body with one copy (slicing
+        # a bytearray and converting would make two).
         frames: list[bytes] = []
         pos = 0
-        end = len(buf)
+        end = len(data)
         size = self._header_size
         unpack_from = self._unpack_from
+        max_frame = self._max_frame
         while end - pos >= size:
-            (length,) = unpack_from(buf, pos)
-            if length < 1 or length > self._max_frame:
+            (length,) = unpack_from(data, pos)
+            if length < 1 or length > max_frame:
                 raise WireError(self._bad_length(length))
             stop = pos + size + length
             if stop > end:
                 break
-            frames.append(bytes(buf[pos + size : stop]))
+            frames.append(data[pos + size : stop])
             pos = stop
-        if pos:
-            del buf[:pos]
+        if pos < end:
+            buf += data[pos:] if pos else data
         return frames
 
     def _bad_length(self, length: int) -> str:
