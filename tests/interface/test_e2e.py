@@ -94,11 +94,17 @@ async def cpu_over(proc: Proc, seconds: float) -> float:
 # --- 1. unattended run ---------------------------------------------------------
 
 
-async def test_unattended_run_is_correct_and_everyone_exits(launcher: Launcher) -> None:
+# Both dialects must pass the same end-to-end runs.
+WIRES = pytest.mark.parametrize("wire", ["cs455", "minichord"])
+
+
+@WIRES
+async def test_unattended_run_is_correct_and_everyone_exits(launcher: Launcher, wire: str) -> None:
     registry, port = await launcher.registry(
-        "--nodes", "10", "--start", "25000", "--timeout", str(RUN_TIMEOUT), stdin=DEVNULL
-    )
-    nodes = await launcher.nodes(port, 10, stdin=DEVNULL)
+        "--nodes", "10", "--start", "25000", "--timeout", str(RUN_TIMEOUT), "--wire", wire,
+        stdin=DEVNULL,
+    )  # fmt: skip
+    nodes = await launcher.nodes(port, 10, "--wire", wire, stdin=DEVNULL)
     assert await registry.wait(RUN_TIMEOUT + 10) == 0, registry.tail()
 
     assert verdicts(registry) == ["CORRECT: 250000 sent, 250000 received, sums match"]
@@ -135,9 +141,10 @@ async def test_unattended_run_is_correct_and_everyone_exits(launcher: Launcher) 
 # --- 2. interactive run ----------------------------------------------------------
 
 
-async def test_interactive_session(launcher: Launcher) -> None:
-    registry, port = await launcher.registry()
-    nodes = await launcher.nodes(port, 10, stdin=DEVNULL)
+@WIRES
+async def test_interactive_session(launcher: Launcher, wire: str) -> None:
+    registry, port = await launcher.registry("--wire", wire)
+    nodes = await launcher.nodes(port, 10, "--wire", wire, stdin=DEVNULL)
     await registry.wait_for(REGISTERED, count=10)
     ports = {int(m[1]): int(m[2]) for m in registry.find(REGISTERED)}
     assert set(ports) == {n.node_id for n in nodes}
