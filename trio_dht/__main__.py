@@ -13,6 +13,6 @@ def _exit_quietly(signum: int, frame: object) -> None:
 signal.signal(signal.SIGINT, _exit_quietly)
 signal.signal(signal.SIGTERM, _exit_quietly)
 
-from trio_dht.interface.cli import main  # noqa: E402  (after the handlers, on purpose)
+from trio_dht.interface.cli import main  # after the handlers, on purpose
 
 sys.exit(main())

@@ -51,7 +51,7 @@ async def test_sigkill_mid_run_is_reported_honestly_then_survivors_run_exactly(
     # The survivors are all in the table with their own summaries.
     for node in nodes:
         if node is not victim:
-            assert re.search(rf"^\s*{node.node_id}\s+{LONG_RUN:,}\s", out, re.M), out
+            assert re.search(rf"^\s*{node.node_id}\s+{LONG_RUN:,}\s", out, re.MULTILINE), out
     assert not has_traceback(registry.output + registry.err)
 
     # After setting up again with the nine survivors, the next run is exact.

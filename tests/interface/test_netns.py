@@ -70,7 +70,7 @@ def hosts() -> list[str]:
         yield names
     finally:
         for name in names:
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10, check=False)
 
 
 async def _read_until(stream: trio.abc.ReceiveStream, pattern: str, seen: list[str]) -> str:
@@ -109,14 +109,18 @@ async def test_run_across_separate_network_namespaces(hosts: list[str]) -> None:
             port = re.search(r"port (\d+)", ready).group(1)  # type: ignore[union-attr]
             for namespace in node_namespaces:
                 for _ in range(NODES_PER_HOST):
-                    processes.append(
-                        await trio.lowlevel.open_process(
-                            ["ip", "netns", "exec", namespace, sys.executable, "-m", "trio_dht",
-                             "node", f"{REGISTRY_ADDRESS}:{port}"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env,
-                        )  # fmt: skip
+                    node_command = [
+                        "ip", "netns", "exec", namespace, sys.executable, "-m", "trio_dht",
+                        "node", f"{REGISTRY_ADDRESS}:{port}",
+                    ]  # fmt: skip
+                    node = await trio.lowlevel.open_process(
+                        node_command,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        env=env,
                     )
+                    processes.append(node)
             verdict = await _read_until(registry.stdout, r"^(CORRECT|INCORRECT)", lines)
             assert verdict == f"CORRECT: {total * 3000} sent, {total * 3000} received, sums match"
             assert await registry.wait() == 0
