@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+import struct
 from collections.abc import Sequence
 
 import attrs
@@ -566,8 +567,8 @@ class MessagingNode:
         self.state = "sending"
         self.observer.changed()
         encode_data = self.dialect.encode_data
-        getrandbits = self._rng.getrandbits
-        uniform = self._rng.random
+        choices = self._rng.choices
+        randbytes = self._rng.randbytes
         hop = self._hop
         others = self._others
         counters = self.counters
@@ -576,17 +577,15 @@ class MessagingNode:
             while done < packets:
                 count = min(ORIGINATE_BATCH, packets - done)
                 outs: list[list[bytes]] = [[] for _ in self.peers]
-                total = 0
-                for _ in range(count):
-                    # Uniform over the other nodes (a float in [0, 1) has 53
-                    # random bits; cheaper than Random.choice per packet).
-                    destination = others[int(uniform() * len(others))]
-                    # Uniform over all signed 32-bit integers.
-                    payload = getrandbits(32) - 0x80000000
-                    total += payload
+                # Sinks uniform over the other nodes; payloads from four
+                # random bytes each, read as signed big-endian ints: uniform
+                # over all signed 32-bit integers. Drawn a burst at a time.
+                destinations = choices(others, k=count)
+                payloads = struct.unpack(f">{count}i", randbytes(4 * count))
+                for destination, payload in zip(destinations, payloads, strict=True):
                     outs[hop[destination]].append(encode_data(destination, me, payload))
                 counters.sent += count
-                counters.sum_sent += total
+                counters.sum_sent += sum(payloads)
                 done += count
                 await self._flush(outs)
                 # Let readers relay and writers drain between bursts.
