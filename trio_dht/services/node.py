@@ -193,7 +193,11 @@ class MessagingNode:
             ) from None
         # Register with the address the registry sees us at, and listen on it.
         self.host = local_host(stream)
-        listeners = await trio.open_tcp_listeners(0, host=self.host)
+        try:
+            listeners = await trio.open_tcp_listeners(0, host=self.host)
+        except OSError as exc:
+            await stream.aclose()
+            raise NodeError(f"cannot listen on {self.host}: {_reason(exc)}") from None
         self.port = listeners[0].socket.getsockname()[1]
         writer = FrameWriter(stream, self.config.writer_capacity)
         self._registry_writer = writer
