@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import trio
 
-from trio_dht.services.node import MessagingNode, NodeConfig
+from trio_dht.services.node import ORIGINATE_BATCH, MessagingNode, NodeConfig
 from trio_dht.transport import FrameReader
 from trio_dht.wire import get_dialect
 from trio_dht.wire.messages import (
@@ -97,7 +97,7 @@ async def test_stalled_peer_bounds_memory_and_resumes_without_loss() -> None:
             assert writer.queued() <= CAPACITY
             assert node.counters.sent < PACKETS, "the producer must block, not buffer everything"
             # Nothing more was produced while blocked than one burst.
-            assert node.counters.sent - sent_when_full <= 256
+            assert node.counters.sent - sent_when_full <= ORIGINATE_BATCH
 
             # Still responsive: it answers a progress request at once.
             await tell(ProgressRequest(20))
