@@ -21,7 +21,9 @@ from trio_dht.wire.messages import (
 )
 
 HOST = "127.0.0.1"
-PACKETS = 200_000
+# More than every buffer on the way can hold (the node's kernel send buffer
+# autotunes up to 4 MiB on loopback), so the producer must stall.
+PACKETS = 600_000
 CAPACITY = 4
 
 
@@ -61,6 +63,10 @@ async def test_stalled_peer_bounds_memory_and_resumes_without_loss() -> None:
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
             peer_listeners = await trio.open_tcp_listeners(0, host=HOST)
+            # A small receive window for the stalled peer's connection.
+            peer_listeners[0].socket.setsockopt(
+                trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, 1 << 16
+            )
             peer_port = peer_listeners[0].socket.getsockname()[1]
             nursery.start_soon(trio.serve_listeners, stalled_peer, peer_listeners)
             reg_listeners = await trio.open_tcp_listeners(0, host=HOST)
@@ -90,14 +96,20 @@ async def test_stalled_peer_bounds_memory_and_resumes_without_loss() -> None:
             # The peer reads nothing: the writer's queue fills and stays
             # bounded, and the originator waits instead of buffering.
             writer = node.peers[0].writer
-            while writer.queued() < CAPACITY:
-                await trio.sleep(0.01)
-            sent_when_full = node.counters.sent
+            # Wait until the producer has stalled (the kernel buffers took
+            # what they could and the queue is full) ...
+            last = -1
+            while node.counters.sent != last:
+                last = node.counters.sent
+                await trio.sleep(0.2)
+            # ... then it must stay stalled, with the queue at its bound.
             await trio.sleep(0.3)
-            assert writer.queued() <= CAPACITY
+            assert node.counters.sent == last
+            assert writer.queued() == CAPACITY
             assert node.counters.sent < PACKETS, "the producer must block, not buffer everything"
-            # Nothing more was produced while blocked than one burst.
-            assert node.counters.sent - sent_when_full <= ORIGINATE_BATCH
+            # What it produced beyond the bytes in flight is at most the queue
+            # plus the burst being handed over.
+            assert node.counters.sent <= PACKETS - ORIGINATE_BATCH
 
             # Still responsive: it answers a progress request at once.
             await tell(ProgressRequest(20))
