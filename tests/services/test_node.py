@@ -101,6 +101,28 @@ async def test_unreachable_registry_raises_node_error_quickly() -> None:
     assert node.node_id is None
 
 
+async def test_registry_closing_before_answering_is_a_node_error_not_a_crash(
+    fake_server: Callable[..., Any],
+) -> None:
+    registry = await fake_server()
+    node = make_node(registry.port)
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+
+            async def hang_up() -> None:
+                # At once, before the registration is even read: the node's
+                # wait for an answer then meets a cancelled scope.
+                conn = await registry.accept()
+                await conn.stream.aclose()
+
+            nursery.start_soon(hang_up)
+            # Through nursery.start, as the node program runs it: it used to
+            # end without started() and trio raised RuntimeError.
+            with pytest.raises(NodeError, match="registration failed: .*closed the connection"):
+                await nursery.start(node.run)
+    assert node.stopped.is_set()
+
+
 async def test_refused_registration_raises_node_error_with_the_reason(
     fake_server: Callable[..., Any],
 ) -> None:

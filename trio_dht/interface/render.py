@@ -46,7 +46,13 @@ def run_details(result: RunResult) -> str:
     relays = f"{result.relays_per_packet:.4f}" if result.received else "-"
     return (
         f"{len(result.nodes)} nodes, NR {result.nr}, {result.packets_per_node:,} packets per node; "
-        f"{result.elapsed:.2f} s from start to summary; mean relays per packet {relays}; "
+        f"{result.elapsed:.2f} s from start to summary"
+        + (
+            f" (nodes sending for {result.sending_elapsed:.2f} s)"
+            if result.sending_elapsed is not None
+            else ""
+        )
+        + f"; mean relays per packet {relays}; "
         f"quiet detected by {result.quiescence}"
     )
 

@@ -56,6 +56,7 @@ class RunSummary:
     totals: Totals
     nodes: tuple[NodeTotals, ...]
     gone: tuple[int, ...] = ()
+    sending_elapsed: float | None = None
 
     @classmethod
     def from_result(cls, result: RunResult) -> RunSummary:
@@ -78,6 +79,7 @@ class RunSummary:
             ),
             nodes=result.nodes,
             gone=result.gone,
+            sending_elapsed=result.sending_elapsed,
         )
 
 

@@ -203,6 +203,7 @@ class MessagingNode:
         writer = FrameWriter(stream, self.config.writer_capacity)
         self._registry_writer = writer
         refusal: str | None = None
+        started = False
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:
@@ -225,6 +226,7 @@ class MessagingNode:
                     else:
                         self.state = "registered"
                         task_status.started(self)
+                        started = True
         finally:
             self.state = "gone"
             self._nursery = None
@@ -233,8 +235,11 @@ class MessagingNode:
                 await stream.aclose()
                 for listener in listeners:
                     await listener.aclose()
-        if refusal is not None:
-            raise NodeError(f"registration failed: {refusal}")
+        if not started:
+            # Refused, timed out, or the registry went away before answering
+            # (the wait above was cancelled): never "started", so say why.
+            why = refusal or self._refusal or "the registry closed the connection before answering"
+            raise NodeError(f"registration failed: {why}")
 
     async def leave(self) -> DeregistrationStatus | None:
         """Deregister, wait for the answer, and stop the node. Returns the

@@ -118,6 +118,7 @@ class Run:
     wakeup: trio.Event = attrs.field(factory=trio.Event)
     done: trio.Event = attrs.field(factory=trio.Event)
     result: RunResult | None = None
+    last_finished: float | None = None
 
     def poke(self) -> None:
         self.wakeup.set()
@@ -600,6 +601,7 @@ class Registry:
             return
         record.state = "finished"
         self.run.finished.add(record.node_id)
+        self.run.last_finished = time.monotonic()
         self.run.poke()
         self.observer.changed()
 
@@ -727,6 +729,9 @@ class Registry:
             elapsed=time.monotonic() - run.started,
             quiescence=quiescence,
             gone=tuple(sorted(run.gone)),
+            sending_elapsed=(
+                None if run.last_finished is None else run.last_finished - run.started
+            ),
         )
 
     # --- queries ------------------------------------------------------------

@@ -39,6 +39,9 @@ class RunResult:
     # (progress stopped short of the total) or "grace period" (classic peers).
     quiescence: str
     gone: tuple[int, ...] = ()
+    # Seconds from start to the last task-finished report of a live node:
+    # how long the nodes spent originating (None if none finished).
+    sending_elapsed: float | None = None
 
     @property
     def sent(self) -> int:
