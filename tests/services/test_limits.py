@@ -1,0 +1,138 @@
+"""The registry's and node's limits against idle, trickling and flooding
+peers, each with the log line that names the peer and the reason."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import trio
+
+from trio_dht.services.node import MessagingNode, NodeConfig
+from trio_dht.services.observer import Observer
+from trio_dht.services.registry import Registry, RegistryConfig
+from trio_dht.wire import get_dialect
+
+HOST = "127.0.0.1"
+DIALECT = get_dialect("cs455")
+
+
+async def closed_by_peer(stream: trio.SocketStream) -> bool:
+    """Whether the other side has closed (EOF or reset) -- waits for it."""
+    try:
+        while await stream.receive_some(1024):
+            pass
+    except trio.BrokenResourceError:
+        pass
+    return True
+
+
+async def test_a_silent_connection_is_dropped_after_the_idle_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = Registry(DIALECT, Observer(), RegistryConfig(idle_timeout=0.3))
+    with trio.fail_after(5), caplog.at_level(logging.WARNING, logger="trio_dht"):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(registry.serve, HOST, 0)
+            stream = await trio.open_tcp_stream(HOST, port)
+            opened = trio.current_time()
+            assert await closed_by_peer(stream)
+            waited = trio.current_time() - opened
+            assert 0.25 <= waited < 2
+            nursery.cancel_scope.cancel()
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("no whole frame within 0.3 s" in line for line in lines), lines
+
+
+async def test_a_trickling_frame_is_dropped_after_the_frame_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = Registry(DIALECT, Observer(), RegistryConfig(idle_timeout=0.4, frame_timeout=0.4))
+    frame = DIALECT.encode_data(1, 2, 3)  # any frame; it never completes
+    with trio.fail_after(5), caplog.at_level(logging.WARNING, logger="trio_dht"):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(registry.serve, HOST, 0)
+            stream = await trio.open_tcp_stream(HOST, port)
+            closed = trio.Event()
+
+            async def watch() -> None:
+                await closed_by_peer(stream)
+                closed.set()
+
+            nursery.start_soon(watch)
+            # A byte every 0.1 s: each arrives well within the idle timeout,
+            # but the frame as a whole takes far longer than 0.4 s.
+            with trio.move_on_after(3):
+                for byte in frame:
+                    if closed.is_set():
+                        break
+                    try:
+                        await stream.send_all(bytes([byte]))
+                    except trio.BrokenResourceError:
+                        break
+                    await trio.sleep(0.1)
+            assert closed.is_set(), "a trickling peer must be dropped"
+            # The registry still serves others.
+            node = await nursery.start(MessagingNode(HOST, port, DIALECT).run)
+            assert node.node_id in registry.nodes
+            nursery.cancel_scope.cancel()
+    assert any("no whole frame within 0.4 s" in r.getMessage() for r in caplog.records)
+
+
+async def test_unregistered_connections_are_capped(caplog: pytest.LogCaptureFixture) -> None:
+    registry = Registry(DIALECT, Observer(), RegistryConfig(max_pending=5, idle_timeout=30))
+    with trio.fail_after(10), caplog.at_level(logging.WARNING, logger="trio_dht"):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(registry.serve, HOST, 0)
+            idle = [await trio.open_tcp_stream(HOST, port) for _ in range(5)]
+            while registry._pending < 5:
+                await trio.sleep(0.01)
+            # The sixth is closed at once, with a line saying why.
+            extra = await trio.open_tcp_stream(HOST, port)
+            with trio.fail_after(2):
+                assert await closed_by_peer(extra)
+            assert any(
+                "connections have not registered yet (limit 5)" in r.getMessage()
+                for r in caplog.records
+            )
+            # Registered nodes do not count: once a slot frees, nodes join.
+            await idle[0].aclose()
+            while registry._pending >= 5:
+                await trio.sleep(0.01)
+            node = await nursery.start(MessagingNode(HOST, port, DIALECT).run)
+            assert registry._pending == 4
+            assert node.node_id in registry.nodes
+            nursery.cancel_scope.cancel()
+
+
+async def test_node_caps_incoming_connections(caplog: pytest.LogCaptureFixture) -> None:
+    registry = Registry(DIALECT, Observer())
+    with trio.fail_after(10), caplog.at_level(logging.WARNING, logger="trio_dht"):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(registry.serve, HOST, 0)
+            config = NodeConfig(max_incoming=3)
+            node = await nursery.start(MessagingNode(HOST, port, DIALECT, config=config).run)
+            held = [await trio.open_tcp_stream(HOST, node.port) for _ in range(3)]
+            while node._incoming < 3:
+                await trio.sleep(0.01)
+            extra = await trio.open_tcp_stream(HOST, node.port)
+            with trio.fail_after(2):
+                assert await closed_by_peer(extra)
+            assert any("(limit 3)" in r.getMessage() for r in caplog.records)
+            for stream in held:
+                await stream.aclose()
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_frame_over_the_limit_closes_the_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = Registry(DIALECT, Observer(), RegistryConfig(max_frame=64))
+    with trio.fail_after(5), caplog.at_level(logging.WARNING, logger="trio_dht"):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(registry.serve, HOST, 0)
+            stream = await trio.open_tcp_stream(HOST, port)
+            await stream.send_all((65).to_bytes(4, "big") + b"\x02" * 10)
+            assert await closed_by_peer(stream)
+            nursery.cancel_scope.cancel()
+    assert any("exceeds the maximum of 64 bytes" in r.getMessage() for r in caplog.records)
