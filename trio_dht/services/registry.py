@@ -91,7 +91,6 @@ class NodeRecord:
     state: str = "registered"
     progress: ProgressReport | None = None
     summary: TrafficSummary | None = None
-    progress_at: float = 0.0
 
     @property
     def address(self) -> str:
@@ -608,7 +607,6 @@ class Registry:
     def _on_progress(self, message: ProgressReport, session: Session) -> None:
         record = self._known_sender(session, message.node_id, "progress report")
         record.progress = message
-        record.progress_at = time.monotonic()
         if self.run is not None:
             self.run.poke()
         self.observer.changed()
