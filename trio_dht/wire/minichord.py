@@ -492,7 +492,10 @@ class MinichordDialect(Dialect):
     # only ~10% faster and would make the dialect stateful.
 
     def encode_data(self, destination: int, source: int, payload: int) -> bytes:
-        proto = _MiniChord()
+        # One message object reused for every originated packet (914 -> 542
+        # ns against a fresh one): it only ever holds these three fields,
+        # all overwritten here. Single-threaded use, like the parse cache.
+        proto = self._scratch
         data = proto.nodeData
         try:
             # Assigning a field of the sub-message marks the oneof member
@@ -520,6 +523,7 @@ class MinichordDialect(Dialect):
         # body is simply parsed again.
         self._last_body: bytes | None = None
         self._last_proto: pb.MiniChord | None = None
+        self._scratch = _MiniChord()
 
     def data_head(self, body: bytes) -> tuple[int, int] | None:
         # Control frames start with another tag: reject them without parsing.
