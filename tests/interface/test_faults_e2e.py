@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
-from conftest import Launcher, has_traceback
+
+if TYPE_CHECKING:
+    # The fixture's class lives in this directory's conftest.py, which is not
+    # importable by name at run time (each test directory has a conftest).
+    from conftest import Launcher
+
+
+def has_traceback(lines: Sequence[str]) -> bool:
+    return any("Traceback (most recent call last)" in line for line in lines)
 
 READY = r"Registry now ready to initiate tasks\."
 VERDICT = r"^(CORRECT|INCORRECT)"
