@@ -28,6 +28,7 @@ from trio_dht.transport import (
     DialWriter,
     FrameReader,
     FrameWriter,
+    QueuedWriter,
     can_dial,
     format_address,
     local_host,
@@ -121,7 +122,7 @@ class Peer:
     node_id: int
     host: str
     port: int
-    writer: FrameWriter | DialWriter
+    writer: QueuedWriter
     # Set once its connection broke (so that is logged once, not per batch).
     lost: bool = False
 
@@ -155,7 +156,7 @@ class MessagingNode:
         # destination id -> index into self.peers (NO_ROUTE when unknown)
         self._hop: list[int] = [NO_ROUTE] * ID_SPACE
         self._others: list[int] = []
-        self._registry_writer: FrameWriter | DialWriter | None = None
+        self._registry_writer: QueuedWriter | None = None
         self._scope = trio.CancelScope()
         self._peer_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None

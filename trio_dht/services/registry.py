@@ -26,6 +26,7 @@ from trio_dht.transport import (
     DialWriter,
     FrameReader,
     FrameWriter,
+    QueuedWriter,
     can_dial,
     format_address,
     peer_address,
@@ -97,7 +98,7 @@ class NodeRecord:
         return format_address(self.host, self.port)
 
     @property
-    def outbox(self) -> FrameWriter | DialWriter | None:
+    def outbox(self) -> QueuedWriter | None:
         """Where messages for this node go."""
         if self.session is not None:
             return self.session.writer

@@ -8,8 +8,9 @@ from trio_dht.transport.addresses import (
     peer_host,
 )
 from trio_dht.transport.dialer import DialWriter, can_dial
+from trio_dht.transport.queue import DEFAULT_CAPACITY, QueuedWriter
 from trio_dht.transport.reader import DEFAULT_CHUNK, FrameReader
-from trio_dht.transport.writer import DEFAULT_CAPACITY, FrameWriter
+from trio_dht.transport.writer import FrameWriter
 
 __all__ = [
     "DEFAULT_CAPACITY",
@@ -17,6 +18,7 @@ __all__ = [
     "DialWriter",
     "FrameReader",
     "FrameWriter",
+    "QueuedWriter",
     "can_dial",
     "format_address",
     "local_host",

@@ -11,24 +11,15 @@ from __future__ import annotations
 
 import trio
 
-from trio_dht.transport.writer import DEFAULT_CAPACITY
+from trio_dht.transport.queue import DEFAULT_CAPACITY, QueuedWriter
 
 
-class DialWriter:
+class DialWriter(QueuedWriter):
     """Queue of frames for ``host:port``, each delivered on its own
     connection by ``run``. A failed dial ends the task and sets ``broken``;
     producers then get trio.BrokenResourceError."""
 
-    __slots__ = (
-        "_receive_channel",
-        "_send_channel",
-        "broken",
-        "capacity",
-        "connect_timeout",
-        "done",
-        "host",
-        "port",
-    )
+    __slots__ = ("connect_timeout", "host", "port")
 
     def __init__(
         self,
@@ -37,34 +28,16 @@ class DialWriter:
         capacity: int = DEFAULT_CAPACITY,
         connect_timeout: float = 5.0,
     ) -> None:
+        super().__init__(capacity)
         self.host = host
         self.port = port
-        self.capacity = capacity
         self.connect_timeout = connect_timeout
-        self._send_channel, self._receive_channel = trio.open_memory_channel[bytes](capacity)
-        self.broken: BaseException | None = None
-        self.done = trio.Event()
-
-    def send_nowait(self, data: bytes) -> None:
-        self._send_channel.send_nowait(data)
-
-    async def send(self, data: bytes) -> None:
-        try:
-            self._send_channel.send_nowait(data)
-        except trio.WouldBlock:
-            await self._send_channel.send(data)
 
     async def send_frames(self, frames: list[bytes]) -> None:
         """Queue each frame as its own item: one frame per connection is the
         whole point of this writer."""
         for frame in frames:
             await self.send(frame)
-
-    def queued(self) -> int:
-        return self._send_channel.statistics().current_buffer_used
-
-    def close(self) -> None:
-        self._send_channel.close()
 
     async def run(self) -> None:
         receive = self._receive_channel

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import trio
 
-# Items, not bytes: producers queue one joined batch per chunk or burst, so
-# this bounds memory at roughly capacity x 64 KiB per peer.
-DEFAULT_CAPACITY = 32
+from trio_dht.transport.queue import DEFAULT_CAPACITY, QueuedWriter
 
 
-class FrameWriter:
+class FrameWriter(QueuedWriter):
     """The queue and writer task of one outgoing stream.
 
     ``run`` is the writer task. It ends when the queue is closed and drained
@@ -24,40 +22,16 @@ class FrameWriter:
     set, the queue is closed, and producers get trio.BrokenResourceError.
     """
 
-    __slots__ = ("_receive_channel", "_send_channel", "broken", "capacity", "done", "stream")
+    __slots__ = ("stream",)
 
     def __init__(self, stream: trio.abc.SendStream, capacity: int = DEFAULT_CAPACITY) -> None:
+        super().__init__(capacity)
         self.stream = stream
-        self.capacity = capacity
-        self._send_channel, self._receive_channel = trio.open_memory_channel[bytes](capacity)
-        self.broken: BaseException | None = None
-        self.done = trio.Event()
-
-    def send_nowait(self, data: bytes) -> None:
-        """Queue ``data``; raises trio.WouldBlock when full, and
-        trio.BrokenResourceError / trio.ClosedResourceError when the writer
-        is gone."""
-        self._send_channel.send_nowait(data)
-
-    async def send(self, data: bytes) -> None:
-        """Queue ``data``, awaiting only if the queue is full."""
-        try:
-            self._send_channel.send_nowait(data)
-        except trio.WouldBlock:
-            await self._send_channel.send(data)
 
     async def send_frames(self, frames: list[bytes]) -> None:
         """Queue a batch of whole frames as one item (written with one
         send_all together with whatever else is queued)."""
         await self.send(frames[0] if len(frames) == 1 else b"".join(frames))
-
-    def queued(self) -> int:
-        """Items waiting to be written."""
-        return self._send_channel.statistics().current_buffer_used
-
-    def close(self) -> None:
-        """No more data: the writer task sends what is queued, then ends."""
-        self._send_channel.close()
 
     async def run(self) -> None:
         receive = self._receive_channel
