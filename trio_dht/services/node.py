@@ -85,6 +85,10 @@ class NodeConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     frame_timeout: float = 10.0
     max_incoming: int = 1024
+    # Reproducible traffic: when set, sinks and payloads are drawn from a
+    # generator seeded with (seed, own id) once the id is known, so a run's
+    # totals do not depend on which process got which id.
+    seed: int | None = None
 
 
 class Counters:
@@ -350,6 +354,8 @@ class MessagingNode:
             return
         if message.status >= 0:
             self.node_id = message.status
+            if self.config.seed is not None:
+                self._rng = random.Random(f"{self.config.seed}:{message.status}")
             self.observer.say(f"Registered as node {message.status} at {self.address}: {message.info}")
         else:
             self._refusal = message.info
