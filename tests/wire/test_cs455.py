@@ -5,15 +5,14 @@ WireError for malformed input."""
 from __future__ import annotations
 
 import contextlib
-import json
 import struct
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from wire_vectors import load_vectors
 
 from trio_dht.wire import WireError, get_dialect
 from trio_dht.wire.cs455 import Cs455Dialect
@@ -45,8 +44,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # captured vectors
 # --------------------------------------------------------------------------
 
-VECTOR_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
-VECTOR_FILE = VECTOR_DIR / "cs455.jsonl"
+VECTORS = load_vectors("cs455.jsonl")
 
 MESSAGE_CLASSES: dict[str, type] = {
     "registration": Registration,
@@ -63,30 +61,11 @@ MESSAGE_CLASSES: dict[str, type] = {
 }
 
 
-def load_vectors() -> list[dict[str, Any]]:
-    if not VECTOR_FILE.is_file():
-        return []
-    with VECTOR_FILE.open(encoding="utf-8") as stream:
-        return [json.loads(line) for line in stream if line.strip()]
-
-
-VECTORS = load_vectors()
-MISSING_VECTORS = f"captured vectors not found at {VECTOR_FILE} (../shared/vectors of the repo)"
-
-
-def vector_params() -> list[Any]:
-    if not VECTORS:
-        return [pytest.param(None, id="no-vectors")]
+def vector_params(vectors: list[dict[str, Any]] = VECTORS) -> list[Any]:
     return [
         pytest.param(vector, id=f"{index:03d}-{vector['origin']}-{vector['message']}")
-        for index, vector in enumerate(VECTORS)
+        for index, vector in enumerate(vectors)
     ]
-
-
-def need_vector(vector: dict[str, Any] | None) -> dict[str, Any]:
-    if vector is None:
-        pytest.skip(MISSING_VECTORS)
-    return vector
 
 
 def expected_message(vector: dict[str, Any]) -> Message:
@@ -111,15 +90,12 @@ def only_body(frame: bytes) -> bytes:
 
 
 def test_vectors_cover_every_dialect_feature() -> None:
-    if not VECTORS:
-        pytest.skip(MISSING_VECTORS)
     assert {vector["dialect"] for vector in VECTORS} == {"cs455"}
     assert {vector["message"] for vector in VECTORS} <= set(MESSAGE_CLASSES)
 
 
 @pytest.mark.parametrize("vector", vector_params())
-def test_vector_decodes_and_reencodes_byte_for_byte(vector: dict[str, Any] | None) -> None:
-    vector = need_vector(vector)
+def test_vector_decodes_and_reencodes_byte_for_byte(vector: dict[str, Any]) -> None:
     frame = bytes.fromhex(vector["frame_hex"])
     framer = DIALECT.framer()
     bodies = framer.feed(frame)
@@ -133,10 +109,9 @@ def test_vector_decodes_and_reencodes_byte_for_byte(vector: dict[str, Any] | Non
 
 @pytest.mark.parametrize(
     "vector",
-    [p for p in vector_params() if p.values[0] is None or p.values[0]["message"] == "data"],
+    vector_params([vector for vector in VECTORS if vector["message"] == "data"]),
 )
-def test_vector_data_fast_path(vector: dict[str, Any] | None) -> None:
-    vector = need_vector(vector)
+def test_vector_data_fast_path(vector: dict[str, Any]) -> None:
     fields = vector["fields"]
     body = only_body(bytes.fromhex(vector["frame_hex"]))
     assert DIALECT.data_head(body) == (fields["destination"], fields["payload"])

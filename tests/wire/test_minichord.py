@@ -4,7 +4,6 @@ round-trips for every message type, and only WireError on bad input."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 from google.protobuf.descriptor import FieldDescriptor
 from hypothesis import example, given
 from hypothesis import strategies as st
+from wire_vectors import load_vectors
 
 from trio_dht.wire import WireError, get_dialect
 from trio_dht.wire import minichord_pb2 as pb
@@ -41,7 +41,6 @@ from trio_dht.wire.messages import (
 from trio_dht.wire.minichord import MinichordDialect
 
 REPO = Path(__file__).resolve().parents[2]
-VECTOR_FILE = REPO.parent / "shared" / "vectors" / "minichord.jsonl"
 DIALECT = MinichordDialect()
 
 INT32 = (-(2**31), 2**31 - 1)
@@ -59,23 +58,14 @@ def split(frame: bytes) -> bytes:
 # --- captured vectors ---------------------------------------------------------
 
 
-def _load_vectors() -> list[Any]:
-    if not VECTOR_FILE.is_file():
-        return [
-            pytest.param(
-                None,
-                id="no-vectors",
-                marks=pytest.mark.skip(reason=f"vector file {VECTOR_FILE} not found"),
-            )
-        ]
-    lines = VECTOR_FILE.read_text(encoding="utf-8").splitlines()
-    vectors = [json.loads(line) for line in lines if line.strip()]
+def _vector_params() -> list[Any]:
+    vectors = load_vectors("minichord.jsonl")
     return [
         pytest.param(v, id=f"{i:03d}-{v['origin']}-{v['message']}") for i, v in enumerate(vectors)
     ]
 
 
-VECTORS = _load_vectors()
+VECTORS = _vector_params()
 
 
 def _address(text: str) -> tuple[str, int]:
