@@ -1,0 +1,418 @@
+"""``check node``: run a foreign messaging node against the checker's registry
+and peers, step by step, and grade it case by case.
+
+The checker plays the registry and every other node of a 10-node overlay, so
+it sees every frame the node under test sends. Packets for it are handed over
+while the first task runs (so that a node resetting its counters at a task's
+start still reports the first run right), after it finished, and between the
+two runs (which a node resetting only at the next task then loses).
+Every wait is bounded; a step that runs out of time fails its case and the
+cases that could not be reached after it fail as "not reached".
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+
+import attrs
+import trio
+
+from trio_dht.checker import node_grading as grading
+from trio_dht.checker.frames import FrameEvent
+from trio_dht.checker.ledger import Ledger, lanes, make_batch
+from trio_dht.checker.node_catalogue import NODE_CASES
+from trio_dht.checker.node_harness import Control, Harness, Recorded
+from trio_dht.checker.process import Child, fill
+from trio_dht.checker.report import Case, Report
+from trio_dht.overlay import ID_SPACE, routing_tables
+from trio_dht.wire import get_dialect
+from trio_dht.wire.messages import (
+    Data,
+    Deregistration,
+    DeregistrationStatus,
+    NodeManifest,
+    OverlaySetupStatus,
+    PeerEntry,
+    Registration,
+    RegistrationStatus,
+    TaskFinished,
+    TaskInitiate,
+    TrafficSummary,
+    TrafficSummaryRequest,
+)
+
+SUCCESS = ("Registration request successful. The number of messaging nodes currently "
+           "constituting the overlay is ({})")  # fmt: skip
+HOLD_ANSWER = 0.5  # how long the deregistration answer is held back (case 7.2)
+SETTLE = 0.3  # quiet time after the expected originations, to catch extra ones
+HANDED = (150, 60, 60, 100)  # packets handed over: task 1, after it, between runs, task 2
+
+
+@attrs.frozen
+class NodeCheckConfig:
+    command: tuple[str, ...]
+    wire: str = "cs455"
+    host: str = "127.0.0.1"
+    nodes: int = 10
+    nr: int = 3
+    packets: int = 3000
+    second_packets: int = 500
+    timeout: float = 10.0
+    startup_timeout: float = 20.0
+    exit_command: str = "exit-overlay"
+    seed: int | None = None
+
+
+class Stop(Exception):
+    """A step cannot go on; the cases after it are not reached."""
+
+
+class NodeChecker:
+    def __init__(self, config: NodeCheckConfig) -> None:
+        self.config = config
+        self.dialect = get_dialect(config.wire)
+        self.rng = random.Random(config.seed)
+        self.report = Report(" ".join(config.command), "node", config.wire)
+        for number, title, strict in NODE_CASES:
+            self.report.add(number, title, strict=strict)
+        self.done: set[str] = set()
+        self.frames: list[Recorded] = []
+
+    def case(self, number: str) -> Case:
+        self.done.add(number)
+        return self.report.case(number)
+
+    async def run(self) -> Report:
+        started = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            h = Harness(self.dialect, self.config.host, nursery)
+            self.h = h
+            port = await nursery.start(h.serve_registry)
+            ids = sorted(self.rng.sample(range(ID_SPACE), self.config.nodes))
+            self.ids = ids
+            self.me = self.rng.choice(ids)
+            self.tables = routing_tables(ids, self.config.nr)
+            self.table = self.tables[self.me]
+            for node_id in ids:
+                if node_id != self.me:
+                    await h.open_probe(node_id)
+            command = fill(self.config.command, {"host": self.config.host, "port": str(port)})
+            self.child = Child("node", command, h.poke)
+            try:
+                if not await self.child.start(nursery):
+                    raise Stop(self.child.start_error or "could not start")
+                await self._steps()
+            except Stop as stop:
+                self._not_reached(str(stop))
+            finally:
+                with trio.CancelScope(shield=True):
+                    await self.child.stop()
+                    await h.close_injectors()
+                nursery.cancel_scope.cancel()
+        self._not_reached("an earlier step did not complete")
+        self.report.seconds = trio.current_time() - started
+        self.frames = h.frames
+        return self.report
+
+    def _not_reached(self, why: str) -> None:
+        for case in self.report.cases:
+            if case.number not in self.done:
+                self.done.add(case.number)
+                case.fail(f"not reached: {why}")
+        if why != "an earlier step did not complete":
+            self.report.notes.append(f"stopped early: {why}")
+            self.report.notes.extend(f"node {name}: {line}" for name, lines
+                                     in self.child.tail().items() for line in lines)  # fmt: skip
+
+    async def _steps(self) -> None:
+        await self._register()
+        await self._setup()
+        self.ledger = Ledger(self.me, self.table, tuple(self.ids))
+        self.h.ledger = self.ledger
+        self.lanes = lanes(self.me, self.tables)
+        await self._first_run()
+        await self._summary_one()
+        await self._second_run()
+        grading.grade_routing(self.report, self.ledger, self.dialect)
+        self.done.update({"3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7"})
+        await self._robustness()
+        await self._setup_failure()
+        await self._leave()
+
+    # --- 1 registration ------------------------------------------------------
+
+    async def _register(self) -> None:
+        h, cfg = self.h, self.config
+        await h.until(
+            lambda: (
+                self.child.exited.is_set()
+                or any(isinstance(e.message, Registration) for e in h.control)
+            ),
+            cfg.startup_timeout,
+        )
+        entry = await h.expect(Registration, 0)
+        first = self.case("1.1")
+        if entry is None or entry.event is None:
+            exited = self.child.returncode
+            why = f"no registration within {cfg.startup_timeout:g} s"
+            if exited is not None:
+                why += f" (the process exited with status {exited})"
+            first.fail(why, {"process_output": self.child.tail()})
+            raise Stop(why)
+        event = entry.event
+        message = event.message
+        assert isinstance(message, Registration)
+        self.address = (message.host, message.port)
+        if grading.check_exact(first, self.dialect, event, "registration"):
+            first.passed("ok", grading.frame_evidence(self.dialect, event))
+        real = self.case("1.2")
+        if message.host != h.control_peer_host:
+            real.fail(f"registered {message.host}, but the connection comes from "
+                      f"{h.control_peer_host}", grading.frame_evidence(self.dialect, event))  # fmt: skip
+        else:
+            real.passed(f"ok: {message.host}")
+        listening = self.case("1.3")
+        try:
+            with trio.fail_after(cfg.timeout):
+                stream = await trio.open_tcp_stream(message.host, message.port)
+            await stream.aclose()
+            listening.passed(f"ok: {message.host}:{message.port} accepts connections")
+        except (OSError, trio.TooSlowError) as exc:
+            listening.fail(f"cannot connect to {message.host}:{message.port}: {exc!r}")
+        status = RegistrationStatus(self.me, SUCCESS.format(len(self.ids)))
+        if not await h.send_control(status):
+            raise Stop("the registration connection closed before the answer")
+
+    # --- 2 setup -----------------------------------------------------------------
+
+    def _manifest(self, broken_port: int | None = None) -> NodeManifest:
+        host = self.config.host
+        entries = [PeerEntry(e, host, self.h.probes[e].port) for e in self.table]
+        if broken_port is not None:
+            entries[0] = PeerEntry(entries[0].node_id, host, broken_port)
+        return NodeManifest(tuple(entries), tuple(self.ids))
+
+    async def _setup(self) -> None:
+        h, cfg = self.h, self.config
+        await h.send_control(self._manifest())
+        entry = await h.expect(OverlaySetupStatus, cfg.timeout)
+        status_case = self.case("2.2")
+        if entry is None or entry.event is None:
+            status_case.fail(f"no overlay setup status within {cfg.timeout:g} s")
+            raise Stop("no setup status")
+        event = entry.event
+        assert isinstance(event.message, OverlaySetupStatus)
+        evidence = grading.frame_evidence(self.dialect, event, expected_status=self.me)
+        if event.message.status != self.me:
+            status_case.fail(f"status {event.message.status}, expected its id {self.me}", evidence)
+        elif grading.check_exact(status_case, self.dialect, event, "setup status"):
+            status_case.passed(f"ok: status {self.me}", evidence)
+        table = set(self.table)
+        await h.until(lambda: all(h.probes[e].accepted for e in table), 1.0)
+        connected = {i for i, p in h.probes.items() if p.accepted}
+        wanted = {"table": list(self.table), "connected_to": sorted(connected)}
+        conn = self.case("2.1")
+        if connected - table:
+            conn.fail(f"connected to nodes outside its table: {sorted(connected - table)}", wanted)
+        elif table - connected:
+            conn.fail(f"did not connect to {sorted(table - connected)} of its table", wanted)
+        else:
+            conn.passed(f"ok: connected to {list(self.table)}", wanted)
+
+    # --- 3-5 the first run --------------------------------------------------------
+
+    async def _hand(self, count: int) -> bool:
+        """Hand ``count`` packets over and wait until every relay came out."""
+        batch = make_batch(self.me, self.lanes, count, self.rng)
+        await self.h.inject(batch, *self.address)
+        return await self.h.until(lambda: self.ledger.awaited == 0, self.config.timeout)
+
+    async def _originated(self, count: int) -> bool:
+        """Wait for ``count`` originations in all, then a short quiet time."""
+        ledger = self.ledger
+        reached = await self.h.until(lambda: len(ledger.originations) >= count,
+                                     self.config.timeout)  # fmt: skip
+        await self.h.until(lambda: len(ledger.originations) > count, SETTLE)
+        return reached
+
+    async def _run(self, packets: int, handed: int, total: int, label: str) -> bool:
+        h = self.h
+        self.ledger.mark(label)
+        await h.send_control(TaskInitiate(packets))
+        await self._hand(handed)
+        finished = await h.expect(TaskFinished, self.config.timeout + packets / 500)
+        await self._originated(total)
+        if label == "task1":
+            self._grade_finished(finished)
+        return finished is not None
+
+    def _grade_finished(self, entry: Control | None) -> None:
+        case = self.case("5.2")
+        if entry is None or entry.event is None:
+            case.fail(f"no task finished within {self.config.timeout:g} s")
+            return
+        event = entry.event
+        message = event.message
+        assert isinstance(message, TaskFinished)
+        evidence = grading.frame_evidence(self.dialect, event, expected_id=self.me,
+                                          expected_host=self.address[0])  # fmt: skip
+        if message.node_id != self.me or message.host != self.address[0]:
+            case.fail("task finished names another node or address", evidence)
+        elif grading.check_exact(case, self.dialect, event, "task finished"):
+            case.passed(f"ok (port {message.port})", evidence)
+
+    async def _first_run(self) -> None:
+        cfg = self.config
+        await self._run(cfg.packets, HANDED[0], cfg.packets, "task1")
+        count = self.case("5.1")
+        seen = len(self.ledger.originations)
+        if seen != cfg.packets:
+            count.fail(f"originated {seen} packets, expected {cfg.packets}")
+        else:
+            count.passed(f"ok: {seen}")
+        grading.grade_origination(self.report, self.ledger, self.dialect, cfg.packets)
+        self.done.update({"4.1", "4.2", "4.3", "4.4"})
+        after = self.case("5.3")
+        if await self._hand(HANDED[1]):
+            after.passed(f"ok: {HANDED[1]} packets handed over after it finished came out")
+        else:
+            after.fail(f"{self.ledger.awaited} packets handed over after it finished were "
+                       "not forwarded", {"connection_errors": self.h.inject_errors})  # fmt: skip
+
+    # --- 6 summaries ----------------------------------------------------------------
+
+    def _early_summaries(self) -> None:
+        case = self.case("6.1")
+        for entry in self.h.control:
+            if isinstance(entry.message, TrafficSummary) and not entry.consumed:
+                entry.consumed = True
+                assert entry.event is not None
+                case.fail("a traffic summary arrived before it was requested",
+                          grading.frame_evidence(self.dialect, entry.event))  # fmt: skip
+        case.passed("ok: summaries only on request")
+
+    async def _request_summary(self) -> FrameEvent | None:
+        self._early_summaries()
+        await self.h.send_control(TrafficSummaryRequest())
+        entry = await self.h.expect(TrafficSummary, self.config.timeout)
+        return entry.event if entry is not None else None
+
+    async def _summary_one(self) -> None:
+        expected = self.ledger.since("start")
+        event = await self._request_summary()
+        self.ledger.mark("summary1")
+        case = self.case("6.2")
+        if event is None:
+            case.fail(f"no traffic summary within {self.config.timeout:g} s of the request")
+            raise Stop("no traffic summary")
+        grading.grade_summary(case, self.dialect, event, self.me, expected)
+
+    async def _second_run(self) -> None:
+        cfg = self.config
+        await self._hand(HANDED[2])
+        total = cfg.packets + cfg.second_packets
+        await self._run(cfg.second_packets, HANDED[3], total, "task2")
+        expected = self.ledger.since("summary1")
+        never = self.ledger.since("start")
+        at_task = self.ledger.since("task2")
+        event = await self._request_summary()
+        case = self.case("6.3")
+        if event is None:
+            case.fail(f"no second traffic summary within {cfg.timeout:g} s")
+            return
+        grading.grade_summary(
+            case, self.dialect, event, self.me, expected,
+            **{"of both runs: never reset": never,
+               "since the second task began: reset at the task, not after the summary": at_task},
+        )  # fmt: skip
+
+    # --- 8 robustness ---------------------------------------------------------------
+
+    async def _robustness(self) -> None:
+        header = struct.Struct(">i" if self.dialect.name == "cs455" else ">Q")
+        unknown = b"\x63\x00\x00\x00\x01" if self.dialect.name == "cs455" else b"\xf0\x01\x01"
+        outside = next(i for i in range(ID_SPACE) if i not in self.ids)
+        stray = Data(outside, self.table[0], 12345, ())
+        attacks = {
+            "8.1": header.pack(40) + b"\x09\x00\x00",
+            "8.2": header.pack(len(unknown)) + unknown,
+            "8.3": self.dialect.encode(stray),
+        }
+        for number, payload in attacks.items():
+            case = self.case(number)
+            try:
+                with trio.fail_after(self.config.timeout):
+                    stream = await trio.open_tcp_stream(*self.address)
+                    await stream.send_all(payload)
+                    await stream.aclose()
+            except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
+                case.fail(f"could not deliver the frame: {exc!r}")
+                continue
+            if self.child.exited.is_set():
+                case.fail(f"the process exited (status {self.child.returncode})",
+                          {"sent_hex": payload.hex(), "process_output": self.child.tail()})  # fmt: skip
+                raise Stop("the node did not survive a robustness case")
+            if await self._hand(3):
+                case.passed("ok: survived and kept relaying", {"sent_hex": payload.hex()})
+            else:
+                case.fail("it stopped relaying afterwards", {"sent_hex": payload.hex()})
+
+    # --- 2.3 and 7 ------------------------------------------------------------------
+
+    async def _setup_failure(self) -> None:
+        listeners = await trio.open_tcp_listeners(0, host=self.config.host)
+        closed_port = int(listeners[0].socket.getsockname()[1])
+        await listeners[0].aclose()
+        await self.h.send_control(self._manifest(closed_port))
+        entry = await self.h.expect(OverlaySetupStatus, self.config.timeout)
+        case = self.case("2.3")
+        if entry is None or entry.event is None:
+            case.fail(f"no setup status within {self.config.timeout:g} s for a manifest "
+                      f"whose entry {self.table[0]} is unreachable")  # fmt: skip
+            return
+        message = entry.event.message
+        assert isinstance(message, OverlaySetupStatus)
+        evidence = grading.frame_evidence(self.dialect, entry.event,
+                                          expected="a negative status and a reason")  # fmt: skip
+        if message.status >= 0 or not message.info.strip():
+            case.fail(f"status {message.status} for an unreachable entry", evidence)
+        else:
+            case.passed(f"ok: status {message.status}", evidence)
+
+    async def _leave(self) -> None:
+        h, cfg = self.h, self.config
+        await self.child.type(cfg.exit_command)
+        entry = await h.expect(Deregistration, cfg.timeout)
+        case = self.case("7.1")
+        if entry is None or entry.event is None:
+            case.fail(f"no deregistration within {cfg.timeout:g} s of typing "
+                      f"{cfg.exit_command!r}", {"process_output": self.child.tail()})  # fmt: skip
+            raise Stop("no deregistration")
+        event = entry.event
+        message = event.message
+        assert isinstance(message, Deregistration)
+        evidence = grading.frame_evidence(self.dialect, event, expected_id=self.me,
+                                          expected_host=self.address[0])  # fmt: skip
+        if message.node_id != self.me or message.host != self.address[0]:
+            case.fail("the deregistration names another node or address", evidence)
+        elif grading.check_exact(case, self.dialect, event, "deregistration"):
+            case.passed("ok", evidence)
+        asked = trio.current_time()
+        wait = self.case("7.2")
+        if await h.until(lambda: h.closed_since(asked) or self.child.exited.is_set(),
+                         HOLD_ANSWER):  # fmt: skip
+            wait.fail(f"closed its registry connection or exited within {HOLD_ANSWER} s, "
+                      "before the answer was sent")  # fmt: skip
+        else:
+            wait.passed(f"ok: still connected after {HOLD_ANSWER} s without an answer")
+        answer = DeregistrationStatus(self.dialect.deregistered_status(self.me),
+                                      "Deregistration request successful.")  # fmt: skip
+        await h.send_control(answer)
+        answered = trio.current_time()
+        exits = self.case("7.3")
+        if await h.until(self.child.exited.is_set, cfg.timeout):
+            took = trio.current_time() - answered
+            exits.inform(f"exited {took:.2f} s after the answer, status {self.child.returncode}")
+        else:
+            exits.inform(f"still running {cfg.timeout:g} s after the answer")
