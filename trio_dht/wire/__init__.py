@@ -5,15 +5,16 @@ No sockets and no trio here: bytes in, messages out, and back.
 
 from __future__ import annotations
 
-from trio_dht.wire.dialect import Dialect, Refusal
-from trio_dht.wire.errors import WireError
-from trio_dht.wire.framing import DEFAULT_MAX_FRAME, LengthPrefixFramer
+from trio_dht.wire.dialect import CANONICAL, Dialect, Refusal
+from trio_dht.wire.errors import LocalWireError, RemoteWireError, WireError
+from trio_dht.wire.framing import DEFAULT_MAX_FRAME, FrameLimits, LengthPrefixFramer
 
 DIALECT_NAMES: tuple[str, ...] = ("cs455", "minichord")
 
 
 def get_dialect(name: str) -> Dialect:
-    """The dialect called ``name`` (one of DIALECT_NAMES)."""
+    """The dialect called ``name`` (one of DIALECT_NAMES), encoding in its
+    canonical variant (``Dialect.with_variant`` gives the others)."""
     # Imported on demand so that the classic dialect never pays for loading
     # the protobuf runtime.
     if name == "cs455":
@@ -28,11 +29,15 @@ def get_dialect(name: str) -> Dialect:
 
 
 __all__ = [
+    "CANONICAL",
     "DEFAULT_MAX_FRAME",
     "DIALECT_NAMES",
     "Dialect",
+    "FrameLimits",
     "LengthPrefixFramer",
+    "LocalWireError",
     "Refusal",
+    "RemoteWireError",
     "WireError",
     "get_dialect",
 ]

@@ -3,16 +3,31 @@
 Services hold one ``Dialect`` and never branch on which one it is. The general
 path turns whole messages into frames and back; the data path works on raw
 frame bodies so a relay never builds a message object per packet.
+
+Variants: implementations of one dialect sometimes marshal a few fields
+differently (cs455 has peers that send addresses as text). A dialect decodes
+every variant it knows; ``with_variant`` gives a dialect that *encodes* in one
+of them, and ``detect_variant`` tells from a peer's message which one it used,
+so each peer can be answered in its own form.
 """
 
 from __future__ import annotations
 
 import enum
+import struct
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from trio_dht.wire.framing import DEFAULT_MAX_FRAME, LengthPrefixFramer
-from trio_dht.wire.messages import Message
+from trio_dht.wire.framing import FrameLimits, LengthPrefixFramer
+from trio_dht.wire.messages import (
+    Deregistration,
+    Message,
+    NodeManifest,
+    Registration,
+    TaskFinished,
+)
+
+CANONICAL = "canonical"
 
 
 class Refusal(enum.Enum):
@@ -28,28 +43,95 @@ class Refusal(enum.Enum):
 
 
 class Dialect(ABC):
-    """A wire format: framing plus message codec. Stateless; share freely."""
+    """A wire format: framing plus message codec. Stateless apart from the
+    variant it encodes in; share freely."""
 
     name: ClassVar[str]
+    # The encodings of this dialect seen in the wild; the first is the
+    # canonical one, which every dialect has.
+    variants: ClassVar[tuple[str, ...]] = (CANONICAL,)
+    # The length prefix before every body, and the largest legitimate body of
+    # each message type (see framing.FrameLimits).
+    length_prefix: ClassVar[struct.Struct]
+    frame_limits: ClassVar[FrameLimits]
+    # The longest info text (statuses) the dialect carries, in encoded bytes.
+    max_text: ClassVar[int]
 
-    @abstractmethod
-    def framer(self, max_frame: int = DEFAULT_MAX_FRAME) -> LengthPrefixFramer:
-        """A fresh framer for one byte stream."""
+    # --- framing ------------------------------------------------------------
+
+    @property
+    def max_body(self) -> int:
+        """The largest body any legitimate frame of this dialect has."""
+        return self.frame_limits.max_body
+
+    def framer(self, max_frame: int | None = None) -> LengthPrefixFramer:
+        """A fresh framer for one byte stream.
+
+        It refuses any frame longer than the dialect can legitimately send,
+        overall and per message type, before buffering its body. ``max_frame``
+        can only lower that: the effective overall limit is
+        ``min(max_frame, self.max_body)`` (so the services' default,
+        DEFAULT_MAX_FRAME = 1 MiB, means "no extra cap"); None means the
+        dialect's own limit."""
+        limit = self.max_body if max_frame is None else min(max_frame, self.max_body)
+        return LengthPrefixFramer(self.length_prefix, limit, self.frame_limits)
+
+    # --- general path ---------------------------------------------------------
 
     @abstractmethod
     def encode(self, message: Message) -> bytes:
-        """The whole frame for ``message``, length prefix included.
+        """The whole frame for ``message``, length prefix included, in this
+        dialect's variant.
 
-        Raises WireError when the message cannot be expressed in this dialect
-        (e.g. a string over 127 bytes in cs455)."""
+        Raises LocalWireError when the message cannot be expressed in this
+        dialect (e.g. an info text longer than ``max_text``)."""
 
     @abstractmethod
     def decode(self, body: bytes) -> Message:
-        """The message in one frame body (the bytes after the length prefix).
-        Raises WireError on anything malformed: unknown type, truncated body,
-        trailing bytes, out-of-range values."""
+        """The message in one frame body (the bytes after the length prefix),
+        in any variant of the dialect. Raises RemoteWireError on anything
+        malformed: unknown type, truncated body, trailing bytes, out-of-range
+        values."""
 
-    # --- status numbers: classic peers know only -1 ------------------------
+    @abstractmethod
+    def clip(self, text: str) -> str:
+        """``text`` made fit to be sent as an info text: characters the
+        dialect cannot carry replaced, and shortened (keeping its start,
+        ending in "...") to ``max_text``. The result always encodes."""
+
+    # --- variants ---------------------------------------------------------------
+
+    @property
+    def variant(self) -> str:
+        """The variant this dialect encodes in."""
+        return CANONICAL
+
+    def with_variant(self, name: str) -> Dialect:
+        """A dialect of the same kind that encodes in variant ``name``;
+        decoding stays tolerant of every variant."""
+        if name != CANONICAL:
+            raise ValueError(
+                f"the {self.name} dialect has no variant {name!r}; "
+                f"choose one of {', '.join(self.variants)}"
+            )
+        return self
+
+    def detect_variant(self, body: bytes) -> str | None:
+        """The variant a peer used in ``body`` (the registration,
+        deregistration, task-finished or manifest it sent), or None when
+        the message carries nothing that tells variants apart. Raises
+        RemoteWireError when ``body`` is malformed.
+
+        This default suits a dialect with one variant: every address-carrying
+        message is canonical."""
+        message = self.decode(body)
+        if isinstance(message, Registration | Deregistration | TaskFinished) or (
+            isinstance(message, NodeManifest) and message.entries
+        ):
+            return CANONICAL
+        return None
+
+    # --- status numbers: classic peers know only -1 ----------------------------
 
     def refusal_status(self, refusal: Refusal) -> int:
         """The status number a refusal carries in this dialect."""
@@ -59,19 +141,21 @@ class Dialect(ABC):
         """The status of a successful deregistration (classic: the id)."""
         return node_id
 
-    # --- data path: no message objects, one call per packet ---------------
+    # --- data path: no message objects, one call per packet --------------------
 
     @abstractmethod
     def encode_data(self, destination: int, source: int, payload: int) -> bytes:
-        """The whole frame of a freshly originated packet (empty trace)."""
+        """The whole frame of a freshly originated packet (empty trace).
+        Raises LocalWireError for a value out of range."""
 
     @abstractmethod
     def data_head(self, body: bytes) -> tuple[int, int] | None:
         """``(destination, payload)`` if ``body`` is a well-formed data frame,
         else None (the caller then uses ``decode`` for the general path,
-        which raises WireError on malformed bodies)."""
+        which raises RemoteWireError on malformed bodies)."""
 
     @abstractmethod
     def relay(self, body: bytes, relay_id: int) -> bytes:
         """The whole frame to forward: ``body`` (a data frame that
-        ``data_head`` accepted) with ``relay_id`` appended to its trace."""
+        ``data_head`` accepted) with ``relay_id`` appended to its trace.
+        Raises LocalWireError when ``relay_id`` does not fit."""
