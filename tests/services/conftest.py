@@ -112,6 +112,8 @@ class FakeClient:
         self.stream = stream
         self._framer = CS455.framer()
         self._pending: deque[bytes] = deque()
+        # A registry admits a node only once it reached its listening port.
+        self.listener: trio.SocketListener | None = None
 
     @classmethod
     async def connect(cls, port: int, *, bind_host: str | None = None) -> FakeClient:
@@ -173,7 +175,15 @@ class FakeClient:
             seen.append(CS455.decode(body))
         return seen
 
-    async def register(self, host: str | None = None, port: int = 40000) -> RegistrationStatus:
+    async def listening_port(self) -> int:
+        """A port this fake node really listens on (opened on first use)."""
+        if self.listener is None:
+            self.listener = (await trio.open_tcp_listeners(0, host=self.host))[0]
+        return int(self.listener.socket.getsockname()[1])
+
+    async def register(self, host: str | None = None, port: int | None = None) -> RegistrationStatus:
+        if port is None:
+            port = await self.listening_port()
         await self.send(Registration(self.host if host is None else host, port))
         status = await self.receive()
         assert isinstance(status, RegistrationStatus), status
@@ -181,6 +191,8 @@ class FakeClient:
 
     async def aclose(self) -> None:
         await self.stream.aclose()
+        if self.listener is not None:
+            await self.listener.aclose()
 
 
 class FakeServer:
@@ -210,7 +222,7 @@ def registry_state(registry: Registry) -> tuple[object, ...]:
             (i, r.host, r.port, id(r.session), r.state)
             for i, r in sorted(registry.nodes.items())
         ),
-        tuple(registry._ids.ids()),
+        tuple(registry.core.admission.ids.ids()),
         registry.overlay_nr,
         dict(registry.tables),
         registry.ready,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import trio
 
+from trio_dht.services.config import RegistryConfig
 from trio_dht.services.registry import CommandError
 from trio_dht.wire.messages import (
     Data,
@@ -34,6 +35,18 @@ DEREG_OK = (
     "Deregistration request successful. The number of messaging nodes currently "
     "constituting the overlay is ({})"
 )
+
+
+@pytest.fixture
+def cluster(cluster: Callable[..., Any]) -> Callable[..., Any]:
+    """These tests register fake nodes at made-up ports: the registration
+    probe (tested in test_admission.py) would refuse them, so it is off."""
+
+    def without_probe(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("config", RegistryConfig(probe_registrations=False))
+        return cluster(*args, **kwargs)
+
+    return without_probe
 
 
 async def test_successful_registrations_count_the_overlay(
@@ -174,7 +187,7 @@ async def test_deregistration_success_then_double_deregistration(
             assert status.status == node_id
             assert status.info == DEREG_OK.format(1)
             assert node_id not in c.registry.nodes
-            assert node_id not in c.registry._ids
+            assert node_id not in c.registry.core.admission.ids
 
             before = registry_state(c.registry)
             await client.send(Deregistration(LOCAL, 45000, node_id))
@@ -261,7 +274,7 @@ async def test_dropped_connection_removes_the_node(
             await client.aclose()
             await wait_until(lambda: node_id not in c.registry.nodes)
             assert list(c.registry.nodes) == [stay_id]
-            assert node_id not in c.registry._ids
+            assert node_id not in c.registry.core.admission.ids
             lines = [line for line in c.registry.observer.lines if "disconnected" in line]
             assert len(lines) == 1
             assert f"Node {node_id}" in lines[0] and "49000" in lines[0]

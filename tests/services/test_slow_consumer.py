@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import trio
 
-from trio_dht.services.node import ORIGINATE_BATCH, MessagingNode, NodeConfig
+from trio_dht.services.node import MessagingNode, NodeConfig
+from trio_dht.services.node_data import ORIGINATE_BATCH
 from trio_dht.transport import FrameReader
 from trio_dht.wire import get_dialect
 from trio_dht.wire.messages import (

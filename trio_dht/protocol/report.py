@@ -42,6 +42,13 @@ class RunResult:
     # Seconds from start to the last task-finished report of a live node:
     # how long the nodes spent originating (None if none finished).
     sending_elapsed: float | None = None
+    # Nodes still registered but silent when the run ended (no heartbeat,
+    # or no summary when asked): not a loss, but nothing can be proven.
+    unresponsive: tuple[int, ...] = ()
+    # Reports refused because they contradicted what the node said before.
+    problems: tuple[str, ...] = ()
+    # Ended by the ``abort`` command before it was over.
+    aborted: bool = False
 
     @property
     def sent(self) -> int:
@@ -71,6 +78,9 @@ class RunResult:
     def correct(self) -> bool:
         return (
             not self.gone
+            and not self.unresponsive
+            and not self.problems
+            and not self.aborted
             and self.sent == self.received
             and self.sum_sent == self.sum_received
             and self.sent == self.packets_per_node * len(self.nodes)
@@ -85,7 +95,7 @@ class RunResult:
         missing and no node vanished). Every figure is derived from counters
         the nodes reported; the derivation is spelled out."""
         shortfall = self.sent - self.received
-        if not self.gone and shortfall == 0:
+        if not self.gone and not self.unresponsive and shortfall == 0:
             return []
         lines: list[str] = []
         for row in self.nodes:
@@ -109,7 +119,13 @@ class RunResult:
                 "hop was gone (their dropped counters)."
             )
         rest = shortfall - self.dropped
-        if rest > 0 and self.gone:
+        if rest > 0 and self.unresponsive:
+            silent = ", ".join(str(g) for g in self.unresponsive)
+            lines.append(
+                f"The other {rest} (shortfall - dropped) are held by or queued for node(s) "
+                f"{silent}, which stopped answering: not known to be lost."
+            )
+        elif rest > 0 and self.gone:
             gone = ", ".join(str(g) for g in self.gone)
             lines.append(
                 f"The other {rest} (shortfall - dropped) were in flight to, queued in, or held "
@@ -127,15 +143,12 @@ class RunResult:
         problems: list[str] = []
         if self.sent != self.received:
             problems.append(
-                f"{self.sent} sent, {self.received} received "
-                f"({self.sent - self.received} missing)"
+                f"{self.sent} sent, {self.received} received ({self.sent - self.received} missing)"
             )
         else:
             problems.append(f"{self.sent} sent, {self.received} received")
         if self.sum_sent != self.sum_received:
-            problems.append(
-                f"sums differ (sent {self.sum_sent}, received {self.sum_received})"
-            )
+            problems.append(f"sums differ (sent {self.sum_sent}, received {self.sum_received})")
         expected = self.packets_per_node * len(self.nodes)
         if self.sent != expected:
             problems.append(f"expected {expected} sent")
@@ -144,4 +157,10 @@ class RunResult:
         if self.gone:
             gone = ", ".join(str(g) for g in self.gone)
             problems.append(f"node(s) {gone} vanished during the run")
+        if self.unresponsive:
+            silent = ", ".join(str(g) for g in self.unresponsive)
+            problems.append(f"node(s) {silent} stopped answering")
+        problems.extend(self.problems)
+        if self.aborted:
+            problems.append("the run was aborted")
         return "INCORRECT: " + "; ".join(problems)

@@ -1,134 +1,73 @@
-"""The messaging node: registers, connects to its routing table, originates
-and relays data packets, reports its counters.
+"""The messaging node service: a thin trio shell around ``NodeCore``.
 
-One nursery supervises: the listener (one reader task per incoming
-connection), the registry session (reader + writer), one writer task per
-routing-table peer, the progress (stats) task and, during a run, the
-originator. Leaving the overlay is cancelling that nursery's scope.
+One nursery supervises: the registration connection (reader + writer), the
+listener (one reader task per incoming connection), the control consumer,
+one writer task per routing-table peer (in a scope per overlay), the stats
+task and, during a run, the originator. Leaving is cancelling its scope.
 
-The data path never awaits per packet: a reader takes every whole frame of a
-received chunk, routes them all synchronously into per-peer lists, and then
-hands each list to that peer's writer as one joined batch.
+Control messages, from whichever connection, go through one bounded
+channel to one consumer, which feeds them to the core in arrival order and
+finishes what each asks (opening a new overlay's links) before taking the
+next: a new manifest replaces the old peers completely before anything
+else happens. Data stays on ``node_data``'s batched path.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
-import struct
-from collections.abc import Sequence
 
-import attrs
 import trio
 
-from trio_dht.overlay import ID_SPACE, next_hop_map
-from trio_dht.services.errors import ProtocolViolation
+from trio_dht.protocol.errors import LocalProtocolError
+from trio_dht.protocol.events import (
+    Close,
+    Closed,
+    ConnRole,
+    Dial,
+    Log,
+    Opened,
+    Probe,
+    ProbeResult,
+    Received,
+    Say,
+    Send,
+)
+from trio_dht.protocol.node_core import NodeCore, RegistryModel
+from trio_dht.protocol.node_events import (
+    InstallOverlay,
+    Left,
+    NodeAction,
+    NodeEvent,
+    Originate,
+    OriginationDone,
+    OverlayReady,
+    ProgressDue,
+    Refused,
+    Registered,
+    ReportProgress,
+    Stop,
+)
+from trio_dht.protocol.registry_admission import plain_host
+from trio_dht.services.config import NodeConfig
+from trio_dht.services.connection import Connection
+from trio_dht.services.dialling import Dialler, probe
+from trio_dht.services.node_data import DataPlane, LinkFailed, Peer, close_links, open_links, reason
 from trio_dht.services.observer import Observer
-from trio_dht.transport import (
-    DialWriter,
-    FrameReader,
-    FrameWriter,
-    QueuedWriter,
-    can_dial,
-    format_address,
-    local_host,
-    peer_address,
-)
-from trio_dht.wire import DEFAULT_MAX_FRAME, Dialect, WireError
-from trio_dht.wire.messages import (
-    PROGRESS_MARKER,
-    Deregistration,
-    DeregistrationStatus,
-    Message,
-    NodeManifest,
-    OverlaySetupStatus,
-    ProgressReport,
-    ProgressRequest,
-    Registration,
-    RegistrationStatus,
-    TaskFinished,
-    TaskInitiate,
-    TrafficSummary,
-    TrafficSummaryRequest,
-)
+from trio_dht.transport import format_address, local_host, peer_host
+from trio_dht.wire import Dialect, WireError
+from trio_dht.wire.messages import DeregistrationStatus, Message
 
 log = logging.getLogger(__name__)
 
-# Packets originated between two checkpoints: large enough that readers
-# get big chunks (fewer wake-ups and syscalls per packet: 10 x 100,000 in one
-# process went from 420k to 540k delivered/s going from 256 to 2048), small
-# enough that relaying for others is never starved for long (~0.5 ms).
-ORIGINATE_BATCH = 2048
-NO_ROUTE = -1
+__all__ = ["MessagingNode", "NodeConfig", "NodeError", "Peer"]
+
+CONTROL_QUEUE = 64
 
 
 class NodeError(Exception):
     """The node cannot go on (registry unreachable, registration refused)."""
-
-
-@attrs.define
-class NodeConfig:
-    connect_timeout: float = 5.0
-    leave_timeout: float = 5.0
-    writer_capacity: int = 64
-    # Send data to routing-table peers on a fresh connection per packet, for
-    # overlays that mix in nodes of the one-message-per-connection kind (they
-    # read one frame per connection). Nothing in the traffic can tell us a
-    # peer is of that kind before we send to it, hence a setting.
-    per_message_peers: bool = False
-    # How long the liveness probe of a registry that closed our connection
-    # may take.
-    probe_timeout: float = 1.0
-    # Limits against broken or hostile peers: the largest frame accepted,
-    # how long a started frame may take to arrive, and how many incoming
-    # connections may be open at once (more are closed straight away).
-    max_frame: int = DEFAULT_MAX_FRAME
-    frame_timeout: float = 10.0
-    max_incoming: int = 1024
-    # Reproducible traffic: when set, sinks and payloads are drawn from a
-    # generator seeded with (seed, own id) once the id is known, so a run's
-    # totals do not depend on which process got which id.
-    seed: int | None = None
-
-
-class Counters:
-    """The node's traffic counters (plain attributes: the hot path updates
-    them once per received chunk)."""
-
-    __slots__ = ("dropped", "received", "relayed", "sent", "sum_received", "sum_sent")
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.sent = 0
-        self.received = 0
-        self.relayed = 0
-        self.sum_sent = 0
-        self.sum_received = 0
-        self.dropped = 0
-
-    def snapshot(self) -> tuple[int, int, int, int, int, int]:
-        return (
-            self.sent,
-            self.received,
-            self.relayed,
-            self.sum_sent,
-            self.sum_received,
-            self.dropped,
-        )
-
-
-@attrs.define(eq=False)
-class Peer:
-    """An outgoing connection to one routing-table entry."""
-
-    node_id: int
-    host: str
-    port: int
-    writer: QueuedWriter
-    # Set once its connection broke (so that is logged once, not per batch).
-    lost: bool = False
 
 
 class MessagingNode:
@@ -150,90 +89,116 @@ class MessagingNode:
         self.observer = observer if observer is not None else Observer()
         self.config = config if config is not None else NodeConfig()
         self._rng = rng if rng is not None else random.Random()
-        self.counters = Counters()
-        self.node_id: int | None = None
+        self.core: NodeCore | None = None
         self.host = ""
         self.port = 0
-        self.state = "starting"
-        self.peers: list[Peer] = []
-        self.node_ids: tuple[int, ...] = ()
-        # destination id -> index into self.peers (NO_ROUTE when unknown)
-        self._hop: list[int] = [NO_ROUTE] * ID_SPACE
-        self._others: list[int] = []
-        self._registry_writer: QueuedWriter | None = None
-        self._scope = trio.CancelScope()
-        self._peer_scope: trio.CancelScope | None = None
-        self._nursery: trio.Nursery | None = None
-        self._registered = trio.Event()
-        self._left = trio.Event()
-        self._leave_status: DeregistrationStatus | None = None
-        self._progress_interval = 0.0
-        self._progress_wakeup = trio.Event()
-        self._progress_running = False
-        self._originating = False
-        # A task was started since the last summary: a summary request
-        # before any task is a registry in the wrong state.
-        self._task_seen = False
-        self._incoming = 0
-        self._refusal = ""
-        self._last_progress: tuple[int, ...] = ()
         self.registry_closed = False
         self.stopped = trio.Event()
+        self._conns: dict[int, Connection] = {}
+        self._listener_hosts: dict[int, str] = {}
+        self._ids = itertools.count(1)
+        self._scope = trio.CancelScope()
+        self._nursery: trio.Nursery | None = None
+        self._dialler: Dialler | None = None
+        self._control_send, self._control_receive = trio.open_memory_channel[NodeEvent](
+            CONTROL_QUEUE
+        )
+        self._data: DataPlane | None = None
+        self._peer_scope = trio.CancelScope()
+        self._origin_scope = trio.CancelScope()
+        self._progress_scope: trio.CancelScope | None = None
+        self._registered = trio.Event()
+        self._left = trio.Event()
+        self._refusal = ""
+        self._leave_status: DeregistrationStatus | None = None
+        self._counters_placeholder = NodeCore("", 0, str).counters
+
+    # --- what the layers above read -----------------------------------------------
+
+    @property
+    def node_id(self) -> int | None:
+        return self.core.node_id if self.core is not None else None
+
+    @property
+    def counters(self):  # type: ignore[no-untyped-def]
+        return self.core.counters if self.core is not None else self._counters_placeholder
+
+    @property
+    def state(self) -> str:
+        if self.core is None:
+            return "starting"
+        return str(self.core.phase.value)
+
+    @property
+    def peers(self) -> list[Peer]:
+        return self._data.peers if self._data is not None else []
+
+    @property
+    def node_ids(self) -> tuple[int, ...]:
+        return self._data.node_ids if self._data is not None and self._data.peers else ()
 
     @property
     def address(self) -> str:
         return format_address(self.host, self.port)
 
-    # --- lifecycle ------------------------------------------------------
+    # --- lifecycle ----------------------------------------------------------------------
 
-    async def run(self, *, task_status: trio.TaskStatus[MessagingNode] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: trio.TaskStatus[MessagingNode] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Register and serve. Reports itself to ``nursery.start`` once
         registered; raises NodeError if that fails."""
+        where = format_address(self.registry_host, self.registry_port)
         try:
             with trio.fail_after(self.config.connect_timeout):
                 stream = await trio.open_tcp_stream(self.registry_host, self.registry_port)
         except (OSError, trio.TooSlowError) as exc:
-            raise NodeError(
-                f"cannot reach the registry at "
-                f"{format_address(self.registry_host, self.registry_port)}: {_reason(exc)}"
-            ) from None
+            raise NodeError(f"cannot reach the registry at {where}: {reason(exc)}") from None
         # Register with the address the registry sees us at, and listen on it.
         self.host = local_host(stream)
         try:
             listeners = await trio.open_tcp_listeners(0, host=self.host)
         except OSError as exc:
             await stream.aclose()
-            raise NodeError(f"cannot listen on {self.host}: {_reason(exc)}") from None
+            raise NodeError(f"cannot listen on {self.host}: {reason(exc)}") from None
         self.port = listeners[0].socket.getsockname()[1]
-        writer = FrameWriter(stream, self.config.writer_capacity)
-        self._registry_writer = writer
-        refusal: str | None = None
+        forced = self.config.per_message_registry
+        model = (
+            RegistryModel.UNKNOWN
+            if forced is None
+            else (RegistryModel.PER_MESSAGE if forced else RegistryModel.PERSISTENT)
+        )
+        core = NodeCore(
+            plain_host(peer_host(stream)), self.registry_port, self._clip, registry_model=model
+        )
+        self.core = core
+        self._data = DataPlane(self.dialect, core.counters)
         started = False
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
-                    nursery.start_soon(writer.run)
-                    nursery.start_soon(self._registry_session, stream)
+                    self._dialler = Dialler(nursery, self.config.writer_capacity, self._feed)
+                    nursery.start_soon(self._consume_control)
+                    conn = next(self._ids)
+                    io = Connection(conn, stream, self.config.writer_capacity)
+                    self._conns[conn] = io
+                    nursery.start_soon(self._serve_registration, io)
                     await nursery.start(trio.serve_listeners, self._serve_incoming, listeners)
-                    await writer.send(self.dialect.encode(Registration(self.host, self.port)))
+                    self._feed(Opened(conn, ConnRole.REGISTRATION, core.registry_host))
+                    core.register(conn, self.host, self.port)
+                    self._carry_out(core.take_actions())
                     with trio.move_on_after(self.config.connect_timeout):
                         await self._registered.wait()
-                    if not self._registered.is_set():
-                        self._refusal = (
+                    if core.node_id is None:
+                        self._refusal = self._refusal or (
                             f"the registry did not answer within {self.config.connect_timeout:g} s"
-                        )
-                    if self.node_id is None:
-                        refusal = self._refusal or (
-                            "the registry closed the connection before answering"
                         )
                         self._scope.cancel()
                     else:
-                        self.state = "registered"
                         task_status.started(self)
                         started = True
         finally:
-            self.state = "gone"
             self._nursery = None
             self.stopped.set()
             with trio.CancelScope(shield=True):
@@ -241,22 +206,21 @@ class MessagingNode:
                 for listener in listeners:
                     await listener.aclose()
         if not started:
-            # Refused, timed out, or the registry went away before answering
-            # (the wait above was cancelled): never "started", so say why.
-            why = refusal or self._refusal or "the registry closed the connection before answering"
+            why = self._refusal or "the registry closed the connection before answering"
             raise NodeError(f"registration failed: {why}")
 
     async def leave(self) -> DeregistrationStatus | None:
         """Deregister, wait for the answer, and stop the node. Returns the
         registry's answer (None if it did not come in time)."""
-        if self.node_id is not None and self._registry_writer is not None:
-            message = Deregistration(self.host, self.port, self.node_id)
+        if self.core is not None:
             try:
-                await self._registry_writer.send(self.dialect.encode(message))
+                self.core.leave()
+            except LocalProtocolError:
+                pass
+            else:
+                self._carry_out(self.core.take_actions())
                 with trio.move_on_after(self.config.leave_timeout):
                     await self._left.wait()
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                pass
         self._scope.cancel()
         return self._leave_status
 
@@ -264,412 +228,281 @@ class MessagingNode:
         """Stop at once, without deregistering."""
         self._scope.cancel()
 
-    # --- registry session -----------------------------------------------------
+    # --- connections ----------------------------------------------------------------------
 
-    async def _registry_session(self, stream: trio.SocketStream) -> None:
-        reader = FrameReader(stream, self.dialect.framer(self.config.max_frame))
-        frames = 0
-        closed_cleanly = False
+    async def _serve_registration(self, io: Connection) -> None:
+        decode = self.dialect.decode
+
+        async def on_bodies(bodies: list[bytes]) -> None:
+            for body in bodies:
+                try:
+                    message = decode(body)
+                except WireError as exc:
+                    io.close(f"the registry sent malformed data: {exc}")
+                    return
+                await self._control_send.send(Received(io.conn, message))
+
         try:
-            while True:
-                bodies = await reader.receive_batch(frame_timeout=self.config.frame_timeout)
-                if not bodies:
-                    closed_cleanly = True
-                    break
-                frames += len(bodies)
-                for body in bodies:
-                    try:
-                        await self._on_control(self.dialect.decode(body))
-                    except ProtocolViolation as exc:
-                        log.warning("ignored a message from the registry: %s", exc)
-        except WireError as exc:
-            log.warning("the registry sent malformed data: %s", exc)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError, OSError) as exc:
-            log.info("registry connection broke: %s", exc)
-        if (
-            closed_cleanly
-            and frames == 1
-            and self.node_id is not None
-            and not self._left.is_set()
-            and await can_dial(self.registry_host, self.registry_port, self.config.probe_timeout)
-        ):
-            # It answered the registration, closed, and still accepts
-            # connections: a registry of the one-message-per-connection
-            # kind. It will dial us; we dial it for each message.
-            self._use_registry_dialer()
+            await io.serve(
+                self.dialect, self.config.max_frame, self.config.frame_timeout, on_bodies
+            )
+        finally:
+            self._conns.pop(io.conn, None)
+            with trio.CancelScope(shield=True):
+                await self._control_send.send(Closed(io.conn))
+
+    async def _serve_incoming(self, stream: trio.SocketStream) -> None:
+        """Reader task of one incoming connection: data from peers that have
+        us in their table, or control dialled in by a one-message registry."""
+        if len(self._conns) > self.config.max_incoming:
+            log.warning("closing an incoming connection: %d are open (limit %d)",
+                        len(self._conns), self.config.max_incoming)  # fmt: skip
+            await stream.aclose()
             return
-        self._registry_gone()
-
-    def _use_registry_dialer(self) -> None:
-        assert self._nursery is not None
-        dialer = DialWriter(
-            self.registry_host,
-            self.registry_port,
-            self.config.writer_capacity,
-            self.config.connect_timeout,
-        )
-        self._registry_writer = dialer
-        self._nursery.start_soon(self._run_registry_dialer, dialer)
-        self.observer.say(
-            "The registry closed the connection after answering the registration but accepts "
-            "connections: sending it each message on a fresh connection."
-        )
-
-    async def _run_registry_dialer(self, dialer: DialWriter) -> None:
-        await dialer.run()
-        if dialer.broken is not None:
-            log.info("cannot reach the registry: %s", dialer.broken)
-            self._registry_gone()
-
-    def _registry_gone(self) -> None:
-        self.registry_closed = True
-        if not self._left.is_set():
-            self.observer.say("The registry closed the connection; leaving.")
-        self._registered.set()
-        self._scope.cancel()
-
-    async def _on_control(self, message: Message) -> None:
-        if isinstance(message, RegistrationStatus):
-            self._on_registration_status(message)
-        elif isinstance(message, NodeManifest):
-            await self._on_manifest(message)
-        elif isinstance(message, TaskInitiate):
-            self._on_task(message)
-        elif isinstance(message, TrafficSummaryRequest):
-            if not self._task_seen:
-                raise ProtocolViolation("a traffic summary request before any task")
-            await self._send_summary()
-        elif isinstance(message, ProgressRequest):
-            self._on_progress_request(message)
-        elif isinstance(message, DeregistrationStatus):
-            self._on_deregistration_status(message)
-        else:
-            raise ProtocolViolation(f"a messaging node does not accept {type(message).__name__}")
-
-    def _on_registration_status(self, message: RegistrationStatus) -> None:
-        if self._registered.is_set():
-            # Some classic registries answer a failed deregistration with a
-            # registration status (type 3) instead of type 5.
-            self._on_deregistration_status(DeregistrationStatus(message.status, message.info))
-            return
-        if message.status >= 0:
-            self.node_id = message.status
-            if self.config.seed is not None:
-                self._rng = random.Random(f"{self.config.seed}:{message.status}")
-            self.observer.say(f"Registered as node {message.status} at {self.address}: {message.info}")
-        else:
-            self._refusal = message.info
-        self._registered.set()
-
-    def _on_deregistration_status(self, message: DeregistrationStatus) -> None:
-        self._leave_status = message
-        self.observer.say(f"Deregistration: {message.info}")
-        self._left.set()
-
-    async def _send_registry(self, message: Message) -> None:
-        assert self._registry_writer is not None
         try:
-            await self._registry_writer.send(self.dialect.encode(message))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            log.info("could not send %s: registry connection is gone", type(message).__name__)
-
-    # --- overlay setup ----------------------------------------------------------
-
-    async def _on_manifest(self, manifest: NodeManifest) -> None:
-        me = self.node_id
-        if me is None:
-            raise ProtocolViolation("a manifest before registration")
-        if self._originating:
-            raise ProtocolViolation("a new manifest while this node is originating packets")
-        self._drop_peers()
-        entries = [e for e in manifest.entries if e.node_id != me]
-        peers: list[Peer] = []
-        failure: str | None = None
-        for entry in entries:
-            if self.config.per_message_peers:
-                dialer = DialWriter(
-                    entry.host, entry.port, self.config.writer_capacity, self.config.connect_timeout
-                )
-                peers.append(Peer(entry.node_id, entry.host, entry.port, dialer))
-                continue
-            try:
-                with trio.fail_after(self.config.connect_timeout):
-                    stream = await trio.open_tcp_stream(entry.host, entry.port)
-            except (OSError, trio.TooSlowError) as exc:
-                failure = (
-                    f"cannot connect to node {entry.node_id} at "
-                    f"{format_address(entry.host, entry.port)}: {_reason(exc)}"
-                )
-                break
-            writer = FrameWriter(stream, self.config.writer_capacity)
-            peers.append(Peer(entry.node_id, entry.host, entry.port, writer))
-        if failure is not None:
-            for peer in peers:
-                if isinstance(peer.writer, FrameWriter):
-                    await peer.writer.stream.aclose()
-            self.observer.say(f"Overlay setup failed: {failure}")
-            await self._send_registry(OverlaySetupStatus(-1, _clip(f"Setup failed: {failure}")))
+            host = plain_host(peer_host(stream))
+        except OSError:
+            await stream.aclose()
             return
-        self._install(peers, manifest.node_ids)
-        ids = ", ".join(str(p.node_id) for p in peers)
-        self.state = "connected"
-        self.observer.say(f"Connected to {len(peers)} peers ({ids}).")
+        conn = next(self._ids)
+        io = Connection(conn, stream, self.config.writer_capacity)
+        self._conns[conn] = io
+        data = self._data
+        assert data is not None
+        decode = self.dialect.decode
+        generation: int | None = None
+
+        async def on_bodies(bodies: list[bytes]) -> None:
+            nonlocal generation
+            if data.ready and generation != data.generation:
+                if generation is None:
+                    generation = data.generation
+                elif any(data.dialect.data_head(b) is not None for b in bodies):
+                    # A link of an earlier overlay: what it still carries
+                    # belongs to a run that ended.
+                    stale = [b for b in bodies if data.dialect.data_head(b) is not None]
+                    data.counters.stale += len(stale)
+                    bodies = [b for b in bodies if data.dialect.data_head(b) is None]
+            if data.ready:
+                outs, others, stray = data.route(bodies)
+                if outs is not None:
+                    await data.flush(outs)
+            else:
+                others = [b for b in bodies if data.dialect.data_head(b) is None]
+                stray = len(bodies) - len(others)
+            if stray:
+                io.close(
+                    f"{stray} data packet(s) this node cannot route (no overlay, or ids outside it)"
+                )
+                return
+            for body in others:
+                try:
+                    message = decode(body)
+                except WireError as exc:
+                    io.close(f"malformed input: {exc}")
+                    return
+                if conn not in self._listener_hosts:
+                    self._listener_hosts[conn] = host
+                    await self._control_send.send(Opened(conn, ConnRole.LISTENER, host))
+                await self._control_send.send(Received(conn, message))
+
+        try:
+            await io.serve(
+                self.dialect, self.config.max_frame, self.config.frame_timeout, on_bodies
+            )
+        finally:
+            self._conns.pop(conn, None)
+            if self._listener_hosts.pop(conn, None) is not None:
+                with trio.CancelScope(shield=True):
+                    await self._control_send.send(Closed(conn))
+
+    # --- the core --------------------------------------------------------------------------
+
+    async def _consume_control(self) -> None:
+        async for event in self._control_receive:
+            await self._feed_async(event)
+
+    async def _feed_async(self, event: NodeEvent) -> None:
+        assert self.core is not None
+        self.core.handle(event, trio.current_time())
+        for install in self._carry_out(self.core.take_actions()):
+            await self._install(install)
+
+    def _feed(self, event: NodeEvent) -> None:
+        assert self.core is not None
+        self.core.handle(event, trio.current_time())
+        for install in self._carry_out(self.core.take_actions()):
+            # Only a manifest asks for an install, and manifests come
+            # through the consumer; never here.
+            raise AssertionError(f"unexpected {install}")
+
+    def _carry_out(self, actions: list[NodeAction]) -> list[InstallOverlay]:
+        installs: list[InstallOverlay] = []
+        nursery = self._nursery
+        for action in actions:
+            if isinstance(action, Send):
+                io = self._conns.get(action.conn)
+                frame = self._encode(action.message)
+                if io is not None and frame is not None:
+                    io.send_nowait(frame)
+            elif isinstance(action, Dial):
+                frame = self._encode(action.message)
+                if frame is not None and nursery is not None:
+                    if action.await_reply:
+                        nursery.start_soon(self._dial_for_reply, action.host, action.port, frame)
+                    elif self._dialler is not None:
+                        self._dialler.send(action.key, action.host, action.port, frame)
+            elif isinstance(action, Close):
+                io = self._conns.get(action.conn)
+                if io is not None:
+                    io.close(action.reason, action.level)
+            elif isinstance(action, InstallOverlay):
+                installs.append(action)
+            elif isinstance(action, Originate):
+                self._start_originating(action)
+            elif isinstance(action, ReportProgress):
+                self._start_progress(action.interval)
+            elif isinstance(action, Registered):
+                self._on_registered(action)
+            elif isinstance(action, Refused):
+                self._refusal = action.reason
+                self._registered.set()
+            elif isinstance(action, Left):
+                self._leave_status = DeregistrationStatus(action.status, action.info)
+                self.observer.say(f"Deregistration: {action.info}")
+                self._left.set()
+            elif isinstance(action, Stop):
+                self.registry_closed = True
+                self.observer.say(action.reason)
+                self._registered.set()
+                self._scope.cancel()
+            elif isinstance(action, Probe):
+                if nursery is not None:
+                    nursery.start_soon(self._probe_registry, action)
+            elif isinstance(action, Say):
+                self.observer.say(action.text)
+            elif isinstance(action, Log):
+                log.log(action.level, "%s", action.text)
         self.observer.changed()
-        # The marker must survive: clip the human part, never the marker.
-        text = _clip(f"Overlay setup succeeded: node {me} connected to peers {ids}.", 100)
-        await self._send_registry(OverlaySetupStatus(me, f"{text} {PROGRESS_MARKER}"))
+        return installs
 
-    def _install(self, peers: list[Peer], node_ids: Sequence[int]) -> None:
-        assert self.node_id is not None and self._nursery is not None
-        me = self.node_id
-        self.peers = peers
-        self.node_ids = tuple(node_ids)
-        self._others = [i for i in node_ids if i != me]
-        index = {p.node_id: k for k, p in enumerate(peers)}
-        hop = [NO_ROUTE] * ID_SPACE
-        if peers:
-            for destination, via in next_hop_map(me, [p.node_id for p in peers], node_ids).items():
-                hop[destination] = index[via]
-        self._hop = hop
+    def _encode(self, message: Message) -> bytes | None:
+        try:
+            return self.dialect.encode(message)
+        except WireError as exc:
+            log.error("could not encode our %s: %s", type(message).__name__, exc)
+            return None
+
+    def _clip(self, text: str) -> str:
+        clip = getattr(self.dialect, "clip", None)
+        if clip is not None:
+            return str(clip(text))
+        text = text.encode("ascii", "replace").decode("ascii")
+        return text if len(text) <= 127 else text[:124] + "..."
+
+    def _on_registered(self, action: Registered) -> None:
+        if self.config.seed is not None:
+            self._rng = random.Random(f"{self.config.seed}:{action.node_id}")
+        self.observer.say(f"Registered as node {action.node_id} at {self.address}: {action.info}")
+        self._registered.set()
+
+    async def _probe_registry(self, action: Probe) -> None:
+        reachable, why = await probe(action.host, action.port, self.config.probe_timeout)
+        self._feed(ProbeResult(action.conn, reachable, why))
+
+    async def _dial_for_reply(self, host: str, port: int, frame: bytes) -> None:
+        """A message whose answer comes back on the connection it went on
+        (deregistration to a one-message registry)."""
+        try:
+            with trio.fail_after(self.config.leave_timeout):
+                stream = await trio.open_tcp_stream(host, port)
+                conn = next(self._ids)
+                io = Connection(conn, stream, 4)
+                self._conns[conn] = io
+                self._feed(Opened(conn, ConnRole.DIALLED, host))
+                io.send_nowait(frame)
+                await io.serve(self.dialect, self.config.max_frame, self.config.frame_timeout,
+                               self._one_reply(io))  # fmt: skip
+        except (OSError, trio.TooSlowError) as exc:
+            log.info(
+                "no answer from the registry at %s: %s", format_address(host, port), reason(exc)
+            )
+
+    def _one_reply(self, io: Connection):  # type: ignore[no-untyped-def]
+        async def on_bodies(bodies: list[bytes]) -> None:
+            try:
+                message = self.dialect.decode(bodies[0])
+            except WireError as exc:
+                io.close(f"the registry sent malformed data: {exc}")
+                return
+            self._feed(Received(io.conn, message))
+            io.close("answer read", logging.DEBUG)
+
+        return on_bodies
+
+    # --- overlay, task, progress ----------------------------------------------------------
+
+    async def _install(self, action: InstallOverlay) -> None:
+        data = self._data
+        assert data is not None and self._nursery is not None
+        # Everything of the previous overlay stops first.
+        self._origin_scope.cancel()
+        self._peer_scope.cancel()
+        data.clear()
+        config = self.config
+        try:
+            peers = await open_links(
+                action.overlay, config.per_message_peers, config.writer_capacity,
+                config.connect_timeout, config.link_proof,
+            )  # fmt: skip
+        except LinkFailed as exc:
+            await self._feed_async(OverlayReady(action.generation, str(exc)))
+            return
+        assert self.core is not None
+        if action.generation != self.core.generation:
+            await close_links(peers)  # superseded meanwhile
+            return
         scope = trio.CancelScope()
         self._peer_scope = scope
         self._nursery.start_soon(self._run_writers, peers, scope)
+        data.install(action.generation, action.overlay, peers)
+        await self._feed_async(OverlayReady(action.generation))
 
     async def _run_writers(self, peers: list[Peer], scope: trio.CancelScope) -> None:
-        """The sender tasks of one manifest's peers; a new manifest cancels
-        them."""
         with scope:
             try:
                 async with trio.open_nursery() as nursery:
                     for peer in peers:
                         nursery.start_soon(peer.writer.run)
             finally:
-                with trio.CancelScope(shield=True):
-                    for peer in peers:
-                        if isinstance(peer.writer, FrameWriter):
-                            await peer.writer.stream.aclose()
+                await close_links(peers)
 
-    def _drop_peers(self) -> None:
-        if self._peer_scope is not None:
-            self._peer_scope.cancel()
-            self._peer_scope = None
-        self.peers = []
-        self._hop = [NO_ROUTE] * ID_SPACE
-        self._others = []
-
-    # --- data path ------------------------------------------------------------
-
-    async def _serve_incoming(self, stream: trio.SocketStream) -> None:
-        """Reader task of one incoming connection (a peer that has us in its
-        routing table)."""
-        peer = peer_address(stream)
-        if self._incoming >= self.config.max_incoming:
-            log.warning(
-                "closing connection from %s: %d incoming connections are open (limit %d)",
-                peer,
-                self._incoming,
-                self.config.max_incoming,
-            )
-            await stream.aclose()
-            return
-        self._incoming += 1
-        reader = FrameReader(stream, self.dialect.framer(self.config.max_frame))
-        frame_timeout = self.config.frame_timeout
-        try:
-            while True:
-                bodies = await reader.receive_batch(frame_timeout=frame_timeout)
-                if not bodies:
-                    return
-                outs, others, stray = self._route(bodies)
-                if outs is not None:
-                    await self._flush(outs)
-                if stray:
-                    raise ProtocolViolation(stray)
-                for body in others:
-                    await self._on_control(self.dialect.decode(body))
-        except WireError as exc:
-            log.warning("closing connection from %s: malformed input: %s", peer, exc)
-        except ProtocolViolation as exc:
-            log.warning("closing connection from %s: %s", peer, exc)
-        except trio.TooSlowError:
-            log.warning("closing connection from %s: a frame took over %g s", peer, frame_timeout)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            log.info("connection from %s broke: %s", peer, exc)
-        finally:
-            self._incoming -= 1
-            with trio.CancelScope(shield=True):
-                await stream.aclose()
-
-    def _route(
-        self, bodies: list[bytes]
-    ) -> tuple[list[list[bytes]] | None, list[bytes], str]:
-        """Deliver or forward every data frame in ``bodies``. Returns the
-        per-peer batches to flush (None if nothing to forward), the bodies
-        that are not data, and why some data could not be routed ("" if all
-        could). Synchronous on purpose: no checkpoint per packet."""
-        data_head = self.dialect.data_head
-        if not self.peers:
-            # No overlay yet: no data can be expected, and counting it would
-            # corrupt the next run's totals.
-            if any(data_head(body) is not None for body in bodies):
-                return None, [], "data before this node's overlay was set up"
-            return None, bodies, ""
-        relay = self.dialect.relay
-        hop = self._hop
-        me = self.node_id
-        outs: list[list[bytes]] = [[] for _ in self.peers]
-        others: list[bytes] = []
-        received = relayed = stray = 0
-        sum_received = 0
-        for body in bodies:
-            head = data_head(body)
-            if head is None:
-                others.append(body)
-                continue
-            destination, payload = head
-            if destination == me:
-                received += 1
-                sum_received += payload
-                continue
-            via = hop[destination] if 0 <= destination < ID_SPACE else NO_ROUTE
-            if via == NO_ROUTE:
-                stray += 1
-                continue
-            outs[via].append(relay(body, me))
-            relayed += 1
-        c = self.counters
-        c.received += received
-        c.sum_received += sum_received
-        c.relayed += relayed
-        why = f"{stray} packet(s) for nodes not in the overlay" if stray else ""
-        return (outs if relayed else None), others, why
-
-    async def _flush(self, outs: list[list[bytes]]) -> None:
-        """Queue each non-empty batch on its peer's writer, awaiting only when
-        that queue is full. That await is the backpressure that bounds
-        memory: a reader whose downstream peer is slow stops reading, and
-        TCP pushes back on whoever feeds it."""
-        peers = self.peers
-        for k, frames in enumerate(outs):
-            if not frames:
-                continue
-            try:
-                await peers[k].writer.send_frames(frames)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self.counters.dropped += len(frames)
-                peer = peers[k]
-                if not peer.lost:
-                    peer.lost = True
-                    log.warning(
-                        "the connection to node %d is gone: dropping and counting the packets "
-                        "routed through it",
-                        peer.node_id,
-                    )
-
-    # --- the task ---------------------------------------------------------------
-
-    def _on_task(self, message: TaskInitiate) -> None:
-        if not self.peers or self.node_id is None:
-            raise ProtocolViolation("a task before the overlay was set up")
-        if self._originating:
-            raise ProtocolViolation("a task while a task is running")
+    def _start_originating(self, action: Originate) -> None:
         assert self._nursery is not None
-        self._originating = True
-        self._task_seen = True
-        self._nursery.start_soon(self._originate, message.packets)
+        scope = trio.CancelScope()
+        self._origin_scope = scope
+        self._nursery.start_soon(self._originate, action, scope)
 
-    async def _originate(self, packets: int) -> None:
-        me = self.node_id
-        assert me is not None
-        self.state = "sending"
-        self.observer.changed()
-        encode_data = self.dialect.encode_data
-        choices = self._rng.choices
-        randbytes = self._rng.randbytes
-        hop = self._hop
-        others = self._others
-        counters = self.counters
-        try:
-            done = 0
-            while done < packets:
-                count = min(ORIGINATE_BATCH, packets - done)
-                outs: list[list[bytes]] = [[] for _ in self.peers]
-                # Sinks uniform over the other nodes; payloads from four
-                # random bytes each, read as signed big-endian ints: uniform
-                # over all signed 32-bit integers. Drawn a burst at a time.
-                destinations = choices(others, k=count)
-                payloads = struct.unpack(f">{count}i", randbytes(4 * count))
-                for destination, payload in zip(destinations, payloads, strict=True):
-                    outs[hop[destination]].append(encode_data(destination, me, payload))
-                counters.sent += count
-                counters.sum_sent += sum(payloads)
-                done += count
-                await self._flush(outs)
-                # Let readers relay and writers drain between bursts.
-                await trio.lowlevel.checkpoint()
-        finally:
-            self._originating = False
-        self.state = "finished"
-        self.observer.changed()
-        await self._send_registry(TaskFinished(self.host, self.port, me))
-        self._progress_wakeup.set()
+    async def _originate(self, action: Originate, scope: trio.CancelScope) -> None:
+        data = self._data
+        assert data is not None
+        with scope:
+            self.observer.changed()
+            await data.originate(action.packets, self._rng)
+            self._feed(OriginationDone(action.generation))
 
-    async def _send_summary(self) -> None:
-        c = self.counters
-        me = self.node_id if self.node_id is not None else -1
-        summary = TrafficSummary(me, c.sent, c.relayed, c.sum_sent, c.received, c.sum_received)
-        await self._send_registry(summary)
-        self.observer.say(
-            f"Traffic summary sent: sent {c.sent}, received {c.received}, relayed {c.relayed}; "
-            "counters reset."
-        )
-        c.reset()
-        self._task_seen = False
-        self._last_progress = c.snapshot()
-        self.state = "connected" if self.peers else "registered"
-        self.observer.changed()
+    def _start_progress(self, interval: float) -> None:
+        if self._progress_scope is not None:
+            self._progress_scope.cancel()
+            self._progress_scope = None
+        if interval > 0 and self._nursery is not None:
+            self._progress_scope = trio.CancelScope()
+            self._nursery.start_soon(self._report_progress, interval, self._progress_scope)
 
-    # --- progress (stats task) --------------------------------------------------
-
-    def _on_progress_request(self, message: ProgressRequest) -> None:
-        self._progress_interval = message.interval_ms / 1000
-        if message.interval_ms > 0 and not self._progress_running and self._nursery is not None:
-            self._progress_running = True
-            self._nursery.start_soon(self._report_progress)
-
-    async def _report_progress(self) -> None:
-        """The stats task: send the counters at once (the subscriber learns
-        where we stand), then whenever they changed, at most once per
-        interval, and at once when the task finishes."""
-        self._last_progress = ()
-        self._progress_wakeup.set()
-        try:
-            while self._progress_interval > 0:
-                with trio.move_on_after(self._progress_interval):
-                    await self._progress_wakeup.wait()
-                self._progress_wakeup = trio.Event()
-                snapshot = self.counters.snapshot()
-                if snapshot == self._last_progress or self.node_id is None:
-                    continue
-                self._last_progress = snapshot
-                sent, received, relayed, sum_sent, sum_received, dropped = snapshot
-                await self._send_registry(
-                    ProgressReport(
-                        self.node_id, sent, received, relayed, sum_sent, sum_received, dropped
-                    )
-                )
-        finally:
-            self._progress_running = False
-
-
-def _clip(text: str, limit: int = 127) -> str:
-    """Status texts must fit the classic dialect's 127-byte strings."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, trio.TooSlowError):
-        return "timed out"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
+    async def _report_progress(self, interval: float, scope: trio.CancelScope) -> None:
+        """The stats task: the core decides whether there is news to send."""
+        with scope:
+            self._feed(ProgressDue())
+            while True:
+                await trio.sleep(interval)
+                self._feed(ProgressDue())

@@ -1,0 +1,81 @@
+"""Reaching peers that take one message per connection.
+
+Such a peer reads one frame per accepted connection, so every message goes
+on a fresh connection to its listening address, in one write. One queue and
+task per destination key keeps a node's messages in order (its manifest
+before its task); a destination that cannot be reached is reported to the
+core as ``Unreachable`` once, and forgotten.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import trio
+
+from trio_dht.protocol.events import Event, Unreachable
+from trio_dht.transport import DialWriter
+
+log = logging.getLogger(__name__)
+
+
+class Dialler:
+    """Per-key DialWriters running in ``nursery``."""
+
+    def __init__(
+        self,
+        nursery: trio.Nursery,
+        capacity: int,
+        feed: Callable[[Event], None],
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self._nursery = nursery
+        self._capacity = capacity
+        self._feed = feed
+        self._connect_timeout = connect_timeout
+        self._writers: dict[str, tuple[DialWriter, trio.CancelScope]] = {}
+
+    def send(self, key: str, host: str, port: int, frame: bytes) -> None:
+        entry = self._writers.get(key)
+        if entry is None or entry[0].done.is_set():
+            writer = DialWriter(host, port, self._capacity, self._connect_timeout)
+            scope = trio.CancelScope()
+            entry = (writer, scope)
+            self._writers[key] = entry
+            self._nursery.start_soon(self._run, key, writer, scope)
+        try:
+            entry[0].send_nowait(frame)
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            self._lost(key, "its queue is full or closed")
+
+    def forget(self, key: str) -> None:
+        entry = self._writers.pop(key, None)
+        if entry is not None:
+            entry[1].cancel()
+
+    async def _run(self, key: str, writer: DialWriter, scope: trio.CancelScope) -> None:
+        with scope:
+            await writer.run()
+            if writer.broken is not None and self._writers.get(key, (None,))[0] is writer:
+                self._lost(key, str(writer.broken) or type(writer.broken).__name__)
+
+    def _lost(self, key: str, reason: str) -> None:
+        self.forget(key)
+        if key.startswith("node "):
+            self._feed(Unreachable(int(key.split()[1]), reason))
+        else:
+            log.info("cannot reach %s: %s", key, reason)
+
+
+async def probe(host: str, port: int, timeout: float) -> tuple[bool, str]:
+    """One connection attempt to ``host:port``: (reachable, why not)."""
+    try:
+        with trio.fail_after(timeout):
+            stream = await trio.open_tcp_stream(host, port)
+    except trio.TooSlowError:
+        return False, f"no answer within {timeout:g} s"
+    except OSError as exc:
+        return False, exc.strerror or str(exc)
+    await stream.aclose()
+    return True, ""
