@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wire_vectors import load_vectors
+from wire_vectors import CS455_MESSAGES, cs455_message, load_vectors
 
 from trio_dht.wire import LocalWireError, RemoteWireError, WireError, get_dialect
 from trio_dht.wire.cs455 import Cs455Dialect
@@ -46,42 +46,12 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 VECTORS = load_vectors("cs455.jsonl")
 
-MESSAGE_CLASSES: dict[str, type] = {
-    "registration": Registration,
-    "registration_status": RegistrationStatus,
-    "deregistration": Deregistration,
-    "deregistration_status": DeregistrationStatus,
-    "node_manifest": NodeManifest,
-    "overlay_setup_status": OverlaySetupStatus,
-    "task_initiate": TaskInitiate,
-    "data": Data,
-    "task_finished": TaskFinished,
-    "traffic_summary_request": TrafficSummaryRequest,
-    "traffic_summary": TrafficSummary,
-}
-
 
 def vector_params(vectors: list[dict[str, Any]] = VECTORS) -> list[Any]:
     return [
         pytest.param(vector, id=f"{index:03d}-{vector['origin']}-{vector['message']}")
         for index, vector in enumerate(vectors)
     ]
-
-
-def expected_message(vector: dict[str, Any]) -> Message:
-    """The message class instance the vector's decoded fields describe."""
-    fields = dict(vector["fields"])
-    if "ip" in fields:
-        fields["host"] = fields.pop("ip")
-    if "entries" in fields:
-        fields["entries"] = tuple(
-            PeerEntry(node_id=entry["node_id"], host=entry["ip"], port=entry["port"])
-            for entry in fields["entries"]
-        )
-    for key in ("node_ids", "trace"):
-        if key in fields:
-            fields[key] = tuple(fields[key])
-    return MESSAGE_CLASSES[vector["message"]](**fields)
 
 
 def only_body(frame: bytes) -> bytes:
@@ -91,7 +61,7 @@ def only_body(frame: bytes) -> bytes:
 
 def test_vectors_cover_every_dialect_feature() -> None:
     assert {vector["dialect"] for vector in VECTORS} == {"cs455"}
-    assert {vector["message"] for vector in VECTORS} <= set(MESSAGE_CLASSES)
+    assert {vector["message"] for vector in VECTORS} <= set(CS455_MESSAGES)
 
 
 @pytest.mark.parametrize("vector", vector_params())
@@ -102,9 +72,9 @@ def test_vector_decodes_and_reencodes_byte_for_byte(vector: dict[str, Any]) -> N
     assert len(bodies) == 1
     assert framer.buffered == 0
     message = DIALECT.decode(bodies[0])
-    assert message == expected_message(vector)
+    assert message == cs455_message(vector)
     assert DIALECT.encode(message) == frame
-    assert DIALECT.encode(expected_message(vector)) == frame
+    assert DIALECT.encode(cs455_message(vector)) == frame
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@
 
 Byte layouts follow WIRE-CS455.md: a 4-byte big-endian signed length, then a
 body whose first byte is the message type. The field primitives live in
-``cs455_primitives``, the message layouts and their variants in
-``cs455_layouts``; this module is the dialect itself: the general codec, the
+``cs455_primitives``, the message layouts in ``cs455_layouts`` and the layouts
+that differ between variants in ``cs455_variants``; this module is the dialect itself: the general codec, the
 per-packet data path, the frame limits and the variant it encodes in.
 
 Everything that cannot be expressed on this wire (strings over 127 bytes or
@@ -18,17 +18,9 @@ from __future__ import annotations
 import struct
 from typing import ClassVar
 
-from trio_dht.wire.cs455_layouts import (
-    DECODERS,
-    ENCODERS,
-    TYPE_NUMBERS,
-    TYPES,
-    VARIANTS,
-    Decoded,
-    Variant,
-    decode_manifest,
-)
+from trio_dht.wire.cs455_layouts import DECODERS, ENCODERS, TYPE_NUMBERS, TYPES
 from trio_dht.wire.cs455_primitives import INT, MAX_BYTE_COUNT, Reader, Writer
+from trio_dht.wire.cs455_variants import VARIANTS, Decoded, Variant, decode_manifest
 from trio_dht.wire.dialect import CANONICAL, Dialect
 from trio_dht.wire.errors import LocalWireError, RemoteWireError
 from trio_dht.wire.framing import FrameLimits

@@ -36,8 +36,8 @@ MAX_TEXT_ADDRESS = 45
 MIN_TEXT_ADDRESS = 2  # "::"
 # The longest ip field on the wire: its length byte plus the longest text.
 MAX_IP_FIELD = 1 + MAX_TEXT_ADDRESS
-# The shortest: length byte plus a raw IPv4 address.
-MIN_IP_FIELD = 1 + 4
+# The shortest: length byte plus "::" as text.
+MIN_IP_FIELD = 1 + MIN_TEXT_ADDRESS
 
 INT = struct.Struct(">i")
 LONG = struct.Struct(">q")
