@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import IO
 
@@ -11,7 +12,7 @@ import trio
 from trio_dht.checker.capture import describe, direction_of, vector_line
 from trio_dht.checker.frames import WIRE_CHOICES
 from trio_dht.checker.proxy import CLIENT_TO_TARGET, Proxy, Seen
-from trio_dht.interface.console import watch_signals
+from trio_dht.interface.check_cmd import add_logging_arguments, log_to_stderr
 from trio_dht.transport import format_address, parse_address
 
 HELP = """\
@@ -88,7 +89,7 @@ class SniffApp:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                await nursery.start(watch_signals, self._on_signal)
+                await nursery.start(self._watch_signals)
                 port = await nursery.start(proxy.serve, self.args.host, self.args.listen)
                 print(
                     f"sniff: listening on {format_address(self.args.host, port)}, forwarding "
@@ -104,13 +105,31 @@ class SniffApp:
             print(f"sniff: {self.frames} frames, {self.malformed} malformed", file=sys.stderr)
         return self.exit_status
 
-    async def _on_signal(self, signum: int) -> None:
-        self.exit_status = 128 + signum
-        self._nursery.cancel_scope.cancel()
+    async def _watch_signals(self, *, task_status: trio.TaskStatus[None]) -> None:
+        # Ctrl-C or SIGTERM ends the capture cleanly (files flushed, no traceback).
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
+            async for signum in signals:
+                self.exit_status = 128 + signum
+                self._nursery.cancel_scope.cancel()
+                return
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``sniff`` to the command line."""
+    parser = sub.add_parser(
+        "sniff", help="a proxy that shows every frame between nodes and a registry",
+        description="A transparent TCP proxy that decodes every frame.\n\n" + HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    add_arguments(parser)
+    add_logging_arguments(parser)
+    parser.set_defaults(run=main)
 
 
 def main(args: argparse.Namespace) -> int:
     """Entry point for the command line (``args`` from ``add_arguments``)."""
+    log_to_stderr(args)
     try:
         parse_address(args.to)
     except ValueError as exc:

@@ -1,0 +1,197 @@
+"""``trio_dht check node|registry``: grade a foreign implementation, case by case."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import trio
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from trio_dht.checker.capture import direction_of, vector_line
+from trio_dht.checker.node_checker import NodeCheckConfig, NodeChecker
+from trio_dht.checker.node_harness import Recorded
+from trio_dht.checker.report import Grade, Report
+from trio_dht.wire import DIALECT_NAMES
+
+NODE_HELP = """\
+The checker plays the registry and every other node of a 10-node overlay, so
+it sees every frame the node under test sends. It starts COMMAND with {host}
+and {port} replaced by the address of its registry, then: registration, setup,
+packets handed to the node while it runs a task of --packets packets, the
+summary, a second run of --second-packets, robustness frames, a setup with an
+unreachable entry, and leaving (it types --exit-command at the node's stdin).
+
+example:
+  python -m trio_dht check node --wire cs455 -- java -cp build \\
+      cs455.overlay.node.MessagingNode {host} {port}
+
+Exit status 0 when no strict case failed, 1 when one did, 2 on a usage error."""
+
+STYLES = {
+    Grade.PASS: "green",
+    Grade.FAIL: "bold red",
+    Grade.NON_STRICT: "yellow",
+    Grade.INFORMATIONAL: "cyan",
+}
+
+
+def add_node_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wire", choices=DIALECT_NAMES, default="cs455",
+                        help="the dialect the node speaks (default cs455)")  # fmt: skip
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address the checker listens on (default 127.0.0.1)")  # fmt: skip
+    parser.add_argument("--count", type=int, default=1,
+                        help="copies of the node to start (only 1 is supported so far)")  # fmt: skip
+    parser.add_argument("--packets", type=int, default=3000,
+                        help="packets per node in the first run (default 3000)")  # fmt: skip
+    parser.add_argument("--second-packets", type=int, default=500,
+                        help="packets per node in the second run (default 500)")  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds each step may take (default 10)")  # fmt: skip
+    parser.add_argument("--startup-timeout", type=float, default=20.0,
+                        help="seconds until the node must register (default 20)")  # fmt: skip
+    parser.add_argument("--exit-command", default="exit-overlay",
+                        help="what to type at the node to make it leave (default exit-overlay)")  # fmt: skip
+    parser.add_argument("--seed", type=int, help="seed for ids and packets (repeatable runs)")
+    add_output_arguments(parser)
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
+                        help="how to start the node; {host} and {port} are filled in")  # fmt: skip
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="FILE", help="write every case and its evidence")
+    parser.add_argument("--capture", metavar="FILE",
+                        help="write every frame as JSON lines in the wire-vector format")  # fmt: skip
+
+
+def node_problem(args: argparse.Namespace) -> str | None:
+    """A usage error in ``args``, or None."""
+    command = _command(args.command)
+    if not command:
+        return "give the command that starts the node after --"
+    if not any("{port}" in word for word in command):
+        return "the node command must contain {port} (and usually {host})"
+    if args.count != 1:
+        return "--count other than 1 is not supported yet"
+    if args.packets < 1 or args.second_packets < 1 or args.timeout <= 0:
+        return "--packets, --second-packets and --timeout must be positive"
+    return None
+
+
+def _command(words: Sequence[str]) -> list[str]:
+    return list(words[1:] if words and words[0] == "--" else words)
+
+
+def run_node_check(args: argparse.Namespace) -> int:
+    config = NodeCheckConfig(
+        command=tuple(_command(args.command)),
+        wire=args.wire,
+        host=args.host,
+        packets=args.packets,
+        second_packets=args.second_packets,
+        timeout=args.timeout,
+        startup_timeout=args.startup_timeout,
+        exit_command=args.exit_command,
+        seed=args.seed,
+    )
+    checker = NodeChecker(config)
+    print(f"check node: {config.wire}, {' '.join(config.command)}", file=sys.stderr, flush=True)
+    report = trio.run(checker.run)
+    return finish(report, checker.frames, args)
+
+
+def finish(report: Report, frames: list[Recorded], args: argparse.Namespace) -> int:
+    """Show ``report``, write the files asked for, return the exit status."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(console.width, 140), no_color=True)
+    console.print(report_table(report))
+    console.print(totals_line(report))
+    for case in report.failed:
+        if case.evidence:
+            console.print(f"{case.number}: {case.evidence[0]}", markup=False, soft_wrap=True)
+    try:
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as out:
+                out.write(report.dumps() + "\n")
+        if args.capture:
+            with open(args.capture, "w", encoding="utf-8") as out:
+                for recorded in frames:
+                    event = recorded.event
+                    direction = direction_of(event.message) if event.message else recorded.direction
+                    out.write(vector_line(report.wire, event, recorded.where, direction) + "\n")
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return report.exit_status
+
+
+def report_table(report: Report) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title=f"check {report.kind} ({report.wire})")
+    table.add_column("case", justify="right")
+    table.add_column("result")
+    table.add_column("description")
+    table.add_column("detail", overflow="fold")
+    for case in report.sorted_cases():
+        result = Text(case.grade.value, style=STYLES[case.grade])
+        table.add_row(case.number, result, case.title, case.detail)
+    return table
+
+
+def totals_line(report: Report) -> str:
+    t = report.totals()
+    verdict = "FAILED" if report.failed else "PASSED"
+    return (
+        f"{verdict}: {t['pass']} passed, {t['fail']} failed, {t['non-strict']} non-strict, "
+        f"{t['informational']} informational in {report.seconds:.1f} s"
+    )
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``check node`` and ``check registry`` to the command line."""
+    check = sub.add_parser(
+        "check", help="grade another implementation of the overlay, case by case",
+        description="Grade a messaging node or a registry of any implementation "
+        "against the behaviour of SYSTEM.md, case by case (pass, fail, non-strict, "
+        "informational), with the frames as evidence.",
+    )  # fmt: skip
+    kinds = check.add_subparsers(dest="check_kind", metavar="KIND", required=True)
+    node = kinds.add_parser(
+        "node", help="check a messaging node, started from its command line",
+        description="Check a messaging node.\n\n" + NODE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    add_node_arguments(node)
+    add_logging_arguments(node)
+    node.set_defaults(run=main, check_parser=node)
+
+
+def log_to_stderr(args: argparse.Namespace) -> None:
+    """Plain log lines on stderr: -q errors only, default warnings, -v info, -vv debug."""
+    level = logging.ERROR if args.quiet else (logging.WARNING, logging.INFO)[min(args.verbose, 1)]
+    if args.verbose >= 2:
+        level = logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stderr, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+
+
+def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-vv for debug)")  # fmt: skip
+    parser.add_argument("-q", "--quiet", action="store_true", help="log errors only")
+
+
+def main(args: argparse.Namespace) -> int:
+    log_to_stderr(args)
+    if args.check_kind == "node":
+        problem = node_problem(args)
+        if problem is not None:
+            args.check_parser.error(problem)
+        return run_node_check(args)
+    raise AssertionError(args.check_kind)
