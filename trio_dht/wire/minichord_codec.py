@@ -374,10 +374,15 @@ LARGEST: Mapping[str, Message] = MappingProxyType(
 )
 
 
+def _field_number(member: str) -> int:
+    number: int = _MiniChord.DESCRIPTOR.fields_by_name[member].number
+    return number
+
+
 def member_tag(member: str) -> bytes:
     """The first bytes of a body whose oneof member is ``member``: the
     varint key of that field, wire type 2 (length-delimited)."""
-    key = (_MiniChord.DESCRIPTOR.fields_by_name[member].number << 3) | 2
+    key = (_field_number(member) << 3) | 2
     tag = bytearray()
     while key > 0x7F:
         tag.append(key & 0x7F | 0x80)
@@ -389,6 +394,9 @@ def member_tag(member: str) -> bytes:
 def largest_bodies() -> dict[bytes, tuple[str, int]]:
     """Member tag -> (type name, largest legitimate body in bytes)."""
     return {
-        member_tag(member): (member, len(ENCODERS[type(message)](message).SerializeToString()))
+        member_tag(member): (
+            f"type {member} (field {_field_number(member)})",
+            len(ENCODERS[type(message)](message).SerializeToString()),
+        )
         for member, message in LARGEST.items()
     }
