@@ -184,12 +184,16 @@ async def test_registry_drives_one_message_per_connection_nodes(wire: str) -> No
             assert result.quiescence == "grace period"
             assert any("grace period" in line for line in observer.lines)
 
-            # Deregistration on a fresh connection: the answer is dialled back.
+            # Deregistration on a fresh connection is answered on that same
+            # connection (the transcript: the node reads one answer there).
             leaver = nodes[0]
-            await leaver.tell_registry(Deregistration(HOST, leaver.port, leaver.node_id))
-            await leaver.deregistered.wait()
-            assert leaver.deregistration is not None
-            assert leaver.deregistration.status == dialect.deregistered_status(leaver.node_id)
+            stream = await trio.open_tcp_stream(HOST, port)
+            async with stream:
+                message = Deregistration(HOST, leaver.port, leaver.node_id)
+                await stream.send_all(dialect.encode(message))
+                answer = await read_one(dialect, stream)
+            assert isinstance(answer, DeregistrationStatus), answer
+            assert answer.status == dialect.deregistered_status(leaver.node_id)
             assert leaver.node_id not in registry.nodes
             nursery.cancel_scope.cancel()
 

@@ -118,11 +118,11 @@ class ClassicNode(MessagingNode):
     """Behaves like a classic peer: its setup status lacks PROGRESS_MARKER,
     so the registry must fall back to the grace period."""
 
-    async def _send_registry(self, message: Message) -> None:
+    def _encode(self, message: Message) -> bytes | None:
         if isinstance(message, OverlaySetupStatus):
             info = message.info.replace(PROGRESS_MARKER, "").strip()
             message = attrs.evolve(message, info=info)
-        await super()._send_registry(message)
+        return super()._encode(message)
 
 
 async def test_classic_peer_falls_back_to_the_grace_period(cluster: Callable[..., Any]) -> None:

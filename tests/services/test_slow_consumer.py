@@ -76,15 +76,11 @@ async def test_stalled_peer_bounds_memory_and_resumes_without_loss() -> None:
 
             config = NodeConfig(writer_capacity=CAPACITY)
             node = await nursery.start(MessagingNode(HOST, reg_port, dialect, config=config).run)
-            # The fake registry talks to the node over the node's own
-            # registry connection: find it through the node's writer.
-            reg_writer = node._registry_writer
-            assert reg_writer is not None
-
             async def tell(message: object) -> None:
-                # The registry side of the connection is the fake registry's
-                # handler; simplest is to send on a fresh connection to the
-                # node's listener, which accepts control frames from anyone.
+                # Control dialled in from the registry's host, with nothing
+                # said on the registration connection: the node takes this
+                # fake registry for one that dials every message in, and
+                # dials its answers to the registry's port.
                 stream = await trio.open_tcp_stream(HOST, node.port)
                 async with stream:
                     await stream.send_all(dialect.encode(message))  # type: ignore[arg-type]

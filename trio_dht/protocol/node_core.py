@@ -363,8 +363,6 @@ class NodeCore:
     def _progress_due(self, force: bool = False) -> None:
         if self.node_id is None or self._progress_interval <= 0:
             return
-        if self.model is RegistryModel.PER_MESSAGE:
-            return  # such registries never ask; never dial them extension frames
         snapshot = self.counters.snapshot()
         running = self.phase in (NodePhase.SENDING, NodePhase.RELAYING)
         stale = running and self._now - self._last_report_at >= HEARTBEAT

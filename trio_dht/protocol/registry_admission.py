@@ -297,7 +297,7 @@ def _may_speak_for(info: Conn, member: Member) -> bool:
     if info.node_id == member.node_id:
         return True
     # No session to speak on: identity is the host, checked by the caller.
-    return member.kind is not NodeKind.PERSISTENT and info.node_id is None
+    return member.kind is NodeKind.PER_MESSAGE and info.node_id is None
 
 
 def plain_host(host: str) -> str:

@@ -210,7 +210,8 @@ class Run:
                 self.quiescence = "waiting"
                 self.say(
                     f"{sum(not m.progress_capable for m in live)} node(s) do not report progress "
-                    f"(classic peers): waiting {self.timers.grace:g} s before asking for summaries."
+                    f"(classic peers): waiting the grace period of {self.timers.grace:g} s before asking "
+                    "for traffic summaries."
                 )
             since = self.last_finished if self.last_finished is not None else now
             return "grace period" if now - since >= self.timers.grace else ""

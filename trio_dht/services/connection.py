@@ -86,7 +86,7 @@ class Connection:
         finally:
             if self._reason is not None:
                 level, reason = self._reason
-                log.log(level, "closing connection %s: %s", self.peer, reason)
+                log.log(level, "closing connection from %s: %s", self.peer, reason)
             with trio.CancelScope(shield=True):
                 await self.stream.aclose()
 

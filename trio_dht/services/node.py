@@ -96,6 +96,7 @@ class MessagingNode:
         self.stopped = trio.Event()
         self._conns: dict[int, Connection] = {}
         self._listener_hosts: dict[int, str] = {}
+        self._incoming = 0
         self._ids = itertools.count(1)
         self._scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
@@ -254,9 +255,9 @@ class MessagingNode:
     async def _serve_incoming(self, stream: trio.SocketStream) -> None:
         """Reader task of one incoming connection: data from peers that have
         us in their table, or control dialled in by a one-message registry."""
-        if len(self._conns) > self.config.max_incoming:
+        if self._incoming >= self.config.max_incoming:
             log.warning("closing an incoming connection: %d are open (limit %d)",
-                        len(self._conns), self.config.max_incoming)  # fmt: skip
+                        self._incoming, self.config.max_incoming)  # fmt: skip
             await stream.aclose()
             return
         try:
@@ -267,6 +268,7 @@ class MessagingNode:
         conn = next(self._ids)
         io = Connection(conn, stream, self.config.writer_capacity)
         self._conns[conn] = io
+        self._incoming += 1
         data = self._data
         assert data is not None
         decode = self.dialect.decode
@@ -311,6 +313,7 @@ class MessagingNode:
                 self.dialect, self.config.max_frame, self.config.frame_timeout, on_bodies
             )
         finally:
+            self._incoming -= 1
             self._conns.pop(conn, None)
             if self._listener_hosts.pop(conn, None) is not None:
                 with trio.CancelScope(shield=True):
