@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import trio
@@ -196,3 +197,17 @@ class ConnOwner:
     async def close_all(self) -> None:
         while self.held:
             await self.log.close(self.held.pop(), at_exit=True)
+
+
+@contextmanager
+def explained(log: ConnLog, said: Sequence[str] = ()) -> Iterator[None]:
+    """Re-raise a timeout or failed assertion with the scripted peers'
+    account of their connections and the last lines the system under test
+    said, so a failing interop test tells what went wrong."""
+    try:
+        yield
+    except (trio.TooSlowError, AssertionError) as exc:
+        lines = "\n".join(list(said)[-15:])
+        raise AssertionError(
+            f"{exc!r}\n--- scripted peers ---\n{log.describe()}\n--- the other side said ---\n{lines}"
+        ) from exc
