@@ -1,4 +1,5 @@
-"""Loads the captured wire vectors kept in the tree (tests/vectors/).
+"""Loads the captured wire vectors kept in the tree (tests/vectors/), and
+holds hand-built messages shared by several wire tests.
 
 The files are copies of ../shared/vectors, so a fresh clone runs every vector
 test; test_vector_copies.py checks that the copies still match the originals
@@ -19,6 +20,8 @@ from trio_dht.wire.messages import (
     NodeManifest,
     OverlaySetupStatus,
     PeerEntry,
+    ProgressReport,
+    ProgressRequest,
     Registration,
     RegistrationStatus,
     TaskFinished,
@@ -78,3 +81,44 @@ def cs455_message(vector: dict[str, Any]) -> Message:
             fields[key] = tuple(fields[key])
     message: Message = CS455_MESSAGES[vector["message"]](**fields)
     return message
+
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+# Hand-built cs455 messages of the types and hosts the captures do not contain.
+CS455_EXTRA_MESSAGES: list[Message] = [
+    Registration(host="::1", port=0),
+    Registration(host="2001:db8::ff00:42:8329", port=INT32_MAX),
+    RegistrationStatus(status=-1, info="Registration request failed: duplicate node"),
+    Deregistration(host="10.0.0.7", port=INT32_MIN, node_id=127),
+    Deregistration(host="fe80::1", port=40000, node_id=0),
+    DeregistrationStatus(status=-1, info=""),
+    DeregistrationStatus(status=5, info="x" * 127),
+    NodeManifest(entries=(), node_ids=()),
+    NodeManifest(
+        entries=(PeerEntry(node_id=3, host="::ffff:102:304", port=1), PeerEntry(1, "1.2.3.4", 2)),
+        node_ids=(1, 3, 127),
+    ),
+    OverlaySetupStatus(status=9, info="ok [trio_dht:progress]"),
+    TaskInitiate(packets=INT32_MIN),
+    Data(destination=1, source=2, payload=INT32_MIN, trace=tuple(range(128))),
+    TaskFinished(host="255.255.255.255", port=-1, node_id=-1),
+    TrafficSummaryRequest(),
+    TrafficSummary(
+        node_id=1, sent=2, relayed=3, sum_sent=INT64_MIN, received=4, sum_received=INT64_MAX
+    ),
+    ProgressRequest(interval_ms=250),
+    ProgressRequest(interval_ms=0),
+    ProgressReport(
+        node_id=1, sent=2, received=3, relayed=4, sum_sent=-5, sum_received=6, dropped=7
+    ),
+    ProgressReport(
+        node_id=INT32_MAX,
+        sent=INT32_MIN,
+        received=0,
+        relayed=0,
+        sum_sent=INT64_MAX,
+        sum_received=INT64_MIN,
+    ),
+]

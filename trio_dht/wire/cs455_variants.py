@@ -102,6 +102,11 @@ def decode_task_finished(r: Reader) -> Decoded:
     if r.remaining == 4:
         # The int-nr variant writes no port: only the id follows.
         return TaskFinished(host=host, port=0, node_id=r.read_int("node_id")), INT_NR.name
+    if r.remaining != 8:
+        raise r.fail(
+            f"{r.remaining} bytes follow the address; a task finished has 8 (port and "
+            "node id) or 4 (node id only, the int-nr form)"
+        )
     port = r.read_int("port")
     return TaskFinished(host=host, port=port, node_id=r.read_int("node_id")), form
 
