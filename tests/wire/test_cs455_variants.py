@@ -129,13 +129,14 @@ def test_the_spec_example_of_a_text_address() -> None:
 
 def test_minichord_detects_canonical_where_an_address_is() -> None:
     minichord = get_dialect("minichord")
-    for message, expected in [
+    cases: list[tuple[Message, str | None]] = [
         (Registration("127.0.0.1", 1), "canonical"),
         (TaskFinished("10.0.0.1", 2, 3), "canonical"),
         (NodeManifest((PeerEntry(1, "::1", 2),), (1,)), "canonical"),
         (NodeManifest((), ()), None),
         (RegistrationStatus(1, "ok"), None),
-    ]:
+    ]
+    for message, expected in cases:
         (body,) = minichord.framer().feed(minichord.encode(message))
         assert minichord.detect_variant(body) == expected
 

@@ -73,7 +73,7 @@ def expected_message(kind: str, f: dict[str, Any]) -> Message:
     if kind in ("deregistration", "task_finished"):
         cls = Deregistration if kind == "deregistration" else TaskFinished
         return cls(*_address(f["address"]), node_id=f.get("node_id", 0))
-    statuses = {
+    statuses: dict[str, type[RegistrationStatus | DeregistrationStatus | OverlaySetupStatus]] = {
         "registration_status": RegistrationStatus,
         "deregistration_status": DeregistrationStatus,
         "overlay_setup_status": OverlaySetupStatus,

@@ -194,8 +194,8 @@ BAD_ENCODES: list[tuple[Any, str]] = [
     (RegistrationStatus(2**31, "x"), "RegistrationStatus.status"),
     (RegistrationStatus(-(2**31) - 1, "x"), "RegistrationStatus.status"),
     (RegistrationStatus(0, "\ud800"), "UTF-8"),
-    (DeregistrationStatus(0, b"bytes"), "must be a string"),
-    (OverlaySetupStatus(1.5, ""), "must be a signed 32-bit"),
+    (DeregistrationStatus(0, b"bytes"), "must be a string"),  # type: ignore[arg-type]
+    (OverlaySetupStatus(1.5, ""), "must be a signed 32-bit"),  # type: ignore[arg-type]
     (TaskInitiate(-1), "TaskInitiate.packets"),
     (TaskInitiate(2**32), "TaskInitiate.packets"),
     (Data(2**31, 0, 0), "Data.destination"),

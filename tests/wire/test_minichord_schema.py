@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor  # type: ignore[import-untyped]
 
 from trio_dht.wire import get_dialect
 from trio_dht.wire import minichord_pb2 as pb
