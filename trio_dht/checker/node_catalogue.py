@@ -1,4 +1,4 @@
-"""The cases of ``check node``: number, one-line title, strict or not.
+"""The cases and settings of ``check node``: number, one-line title, strict or not.
 
 Numbers group by topic (1 registration, 2 setup, 3 routing, 4 origination,
 5 task, 6 summary, 7 leaving, 8 robustness); they never change meaning, so
@@ -6,6 +6,8 @@ reports of different versions compare case by case.
 """
 
 from __future__ import annotations
+
+import attrs
 
 NODE_CASES: tuple[tuple[str, str, bool], ...] = (
     ("1.1", "registration arrives and is byte-exact", True),
@@ -38,3 +40,25 @@ NODE_CASES: tuple[tuple[str, str, bool], ...] = (
     ("8.2", "survives a frame of an unknown type and keeps relaying", False),
     ("8.3", "survives a data packet for an id outside the overlay", False),
 )
+
+
+SUCCESS = ("Registration request successful. The number of messaging nodes currently "
+           "constituting the overlay is ({})")  # fmt: skip
+HOLD_ANSWER = 0.5  # how long the deregistration answer is held back (case 7.2)
+SETTLE = 0.3  # quiet time after the expected originations, to catch extra ones
+HANDED = (150, 60, 60, 100)  # packets handed over: task 1, after it, between runs, task 2
+
+
+@attrs.frozen
+class NodeCheckConfig:
+    command: tuple[str, ...]
+    wire: str = "cs455"
+    host: str = "127.0.0.1"
+    nodes: int = 10
+    nr: int = 3
+    packets: int = 3000
+    second_packets: int = 500
+    timeout: float = 10.0
+    startup_timeout: float = 20.0
+    exit_command: str = "exit-overlay"
+    seed: int | None = None

@@ -15,13 +15,19 @@ from __future__ import annotations
 import random
 import struct
 
-import attrs
 import trio
 
 from trio_dht.checker import node_grading as grading
 from trio_dht.checker.frames import FrameEvent
 from trio_dht.checker.ledger import Ledger, lanes, make_batch
-from trio_dht.checker.node_catalogue import NODE_CASES
+from trio_dht.checker.node_catalogue import (
+    HANDED,
+    HOLD_ANSWER,
+    NODE_CASES,
+    SETTLE,
+    SUCCESS,
+    NodeCheckConfig,
+)
 from trio_dht.checker.node_harness import Control, Harness, Recorded
 from trio_dht.checker.process import Child, fill
 from trio_dht.checker.report import Case, Report
@@ -41,27 +47,6 @@ from trio_dht.wire.messages import (
     TrafficSummary,
     TrafficSummaryRequest,
 )
-
-SUCCESS = ("Registration request successful. The number of messaging nodes currently "
-           "constituting the overlay is ({})")  # fmt: skip
-HOLD_ANSWER = 0.5  # how long the deregistration answer is held back (case 7.2)
-SETTLE = 0.3  # quiet time after the expected originations, to catch extra ones
-HANDED = (150, 60, 60, 100)  # packets handed over: task 1, after it, between runs, task 2
-
-
-@attrs.frozen
-class NodeCheckConfig:
-    command: tuple[str, ...]
-    wire: str = "cs455"
-    host: str = "127.0.0.1"
-    nodes: int = 10
-    nr: int = 3
-    packets: int = 3000
-    second_packets: int = 500
-    timeout: float = 10.0
-    startup_timeout: float = 20.0
-    exit_command: str = "exit-overlay"
-    seed: int | None = None
 
 
 class Stop(Exception):
@@ -252,15 +237,7 @@ class NodeChecker:
         if entry is None or entry.event is None:
             case.fail(f"no task finished within {self.config.timeout:g} s")
             return
-        event = entry.event
-        message = event.message
-        assert isinstance(message, TaskFinished)
-        evidence = grading.frame_evidence(self.dialect, event, expected_id=self.me,
-                                          expected_host=self.address[0])  # fmt: skip
-        if message.node_id != self.me or message.host != self.address[0]:
-            case.fail("task finished names another node or address", evidence)
-        elif grading.check_exact(case, self.dialect, event, "task finished"):
-            case.passed(f"ok (port {message.port})", evidence)
+        grading.grade_node_report(case, self.dialect, entry.event, self.me, self.address[0])
 
     async def _first_run(self) -> None:
         cfg = self.config
@@ -394,14 +371,7 @@ class NodeChecker:
                       f"{cfg.exit_command!r}", {"process_output": self.child.tail()})  # fmt: skip
             raise Stop("no deregistration")
         event = entry.event
-        message = event.message
-        assert isinstance(message, Deregistration)
-        evidence = grading.frame_evidence(self.dialect, event, expected_id=self.me,
-                                          expected_host=self.address[0])  # fmt: skip
-        if message.node_id != self.me or message.host != self.address[0]:
-            case.fail("the deregistration names another node or address", evidence)
-        elif grading.check_exact(case, self.dialect, event, "deregistration"):
-            case.passed("ok", evidence)
+        grading.grade_node_report(case, self.dialect, event, self.me, self.address[0])
         asked = trio.current_time()
         wait = self.case("7.2")
         if await h.until(lambda: h.closed_since(asked) or self.child.exited.is_set(),

@@ -24,7 +24,7 @@ from trio_dht.checker.ledger import (
 from trio_dht.checker.report import Case, Evidence, Report
 from trio_dht.overlay import next_hop
 from trio_dht.wire import Dialect
-from trio_dht.wire.messages import Message, TrafficSummary
+from trio_dht.wire.messages import Deregistration, Message, TaskFinished, TrafficSummary
 
 MAX_EXAMPLES = 5
 INT32_QUARTER = 2**30
@@ -218,3 +218,16 @@ def grade_summary(
         case.fail(headline, evidence)
     else:
         case.passed(f"ok: {got.as_dict()}", evidence)
+
+
+def grade_node_report(case: Case, dialect: Dialect, event: FrameEvent, me: int, host: str) -> None:
+    """A task finished or deregistration: its id, its address, byte-exact.
+    The port is not judged: classic peers put either of two ports there."""
+    message = event.message
+    assert isinstance(message, TaskFinished | Deregistration)
+    evidence = frame_evidence(dialect, event, expected_id=me, expected_host=host)
+    name = type(message).__name__
+    if message.node_id != me or message.host != host:
+        case.fail(f"the {name} names another node or address", evidence)
+    elif check_exact(case, dialect, event, name):
+        case.passed(f"ok (port {message.port})", evidence)

@@ -16,7 +16,9 @@ from rich.text import Text
 from trio_dht.checker.capture import direction_of, vector_line
 from trio_dht.checker.node_checker import NodeCheckConfig, NodeChecker
 from trio_dht.checker.node_harness import Recorded
+from trio_dht.checker.registry_checker import RegistryCheckConfig, RegistryChecker
 from trio_dht.checker.report import Grade, Report
+from trio_dht.transport import parse_address
 from trio_dht.wire import DIALECT_NAMES
 
 NODE_HELP = """\
@@ -30,6 +32,21 @@ unreachable entry, and leaving (it types --exit-command at the node's stdin).
 example:
   python -m trio_dht check node --wire cs455 -- java -cp build \\
       cs455.overlay.node.MessagingNode {host} {port}
+
+Exit status 0 when no strict case failed, 1 when one did, 2 on a usage error."""
+
+REGISTRY_HELP = """\
+The checker registers its own nodes (--nodes, default 10), tries the refusals
+(a spoofed address, a duplicate, a deregistration of another node's id, a
+second deregistration), has 'setup-overlay NR' and 'start N' typed at the
+registry (by itself with --spawn; otherwise it tells you what to type),
+checks every manifest against the formula and when the summaries are asked
+for: its nodes hold back their last packets for --hold seconds after they
+report finished, so a registry that does not wait for them is caught.
+
+examples:
+  python -m trio_dht check registry 127.0.0.1:5000
+  python -m trio_dht check registry --spawn -- python -m trio_dht registry {port}
 
 Exit status 0 when no strict case failed, 1 when one did, 2 on a usage error."""
 
@@ -170,6 +187,70 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_node_arguments(node)
     add_logging_arguments(node)
     node.set_defaults(run=main, check_parser=node)
+    registry = kinds.add_parser(
+        "registry", help="check a registry, running (HOST:PORT) or started (--spawn)",
+        description="Check a registry.\n\n" + REGISTRY_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    add_registry_arguments(registry)
+    add_logging_arguments(registry)
+    registry.set_defaults(run=main, check_parser=registry)
+
+
+def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("address", nargs="?", metavar="HOST:PORT",
+                        help="a running registry (not with --spawn)")  # fmt: skip
+    parser.add_argument("--spawn", action="store_true",
+                        help="start the registry from the command after --, {port} filled in")  # fmt: skip
+    parser.add_argument("--wire", choices=DIALECT_NAMES, default="cs455",
+                        help="the dialect the registry speaks (default cs455)")  # fmt: skip
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address of the checker's nodes (default 127.0.0.1)")  # fmt: skip
+    parser.add_argument("--nodes", type=int, default=10, help="nodes to register (default 10)")
+    parser.add_argument("--nr", type=int, default=3, help="routing table size (default 3)")
+    parser.add_argument("--packets", type=int, default=200,
+                        help="packets per node to start (default 200)")  # fmt: skip
+    parser.add_argument("--hold", type=float, default=2.0,
+                        help="seconds each node holds back its last packets (default 2)")  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds each step may take (default 10; 120 when typing)")  # fmt: skip
+    parser.add_argument("--summary-timeout", type=float, default=40.0,
+                        help="seconds to wait for the summary requests (default 40)")  # fmt: skip
+    parser.add_argument("--seed", type=int, help="seed for packets (repeatable runs)")
+    parser.add_argument("--json", metavar="FILE", help="write every case and its evidence")
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
+                        help="with --spawn: how to start the registry")  # fmt: skip
+
+
+def run_registry_check(args: argparse.Namespace) -> int:
+    host, port = args.host, 0
+    if not args.spawn:
+        host, port = parse_address(args.address)
+    config = RegistryCheckConfig(
+        host=host, port=port, spawn=tuple(_command(args.command)) if args.spawn else (),
+        wire=args.wire, nodes=args.nodes, nr=args.nr, packets=args.packets, hold=args.hold,
+        timeout=args.timeout, summary_timeout=args.summary_timeout, seed=args.seed,
+    )  # fmt: skip
+    print(f"check registry: {config.wire}, {' '.join(config.spawn) or args.address}",
+          file=sys.stderr, flush=True)  # fmt: skip
+    report = trio.run(RegistryChecker(config).run)
+    args.capture = None
+    return finish(report, [], args)
+
+
+def registry_problem(args: argparse.Namespace) -> str | None:
+    if args.spawn == bool(args.address):
+        return "give either HOST:PORT of a running registry or --spawn -- COMMAND"
+    if args.spawn and not _command(args.command):
+        return "give the command that starts the registry after --"
+    if not args.spawn:
+        try:
+            parse_address(args.address)
+        except ValueError as exc:
+            return str(exc)
+    if args.nodes < 2 or args.nr < 1 or args.packets < 1 or args.timeout <= 0:
+        return "--nodes must be at least 2; --nr, --packets and --timeout positive"
+    return None
 
 
 def log_to_stderr(args: argparse.Namespace) -> None:
@@ -194,4 +275,7 @@ def main(args: argparse.Namespace) -> int:
         if problem is not None:
             args.check_parser.error(problem)
         return run_node_check(args)
-    raise AssertionError(args.check_kind)
+    problem = registry_problem(args)
+    if problem is not None:
+        args.check_parser.error(problem)
+    return run_registry_check(args)
