@@ -101,12 +101,12 @@ class Stuck(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
         self.entered = threading.Event()
-        self.release = threading.Event()
+        self.unblock = threading.Event()
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         self.entered.set()
-        assert self.release.wait(30)
+        assert self.unblock.wait(30)
         self.lines.append(record.getMessage())
 
 
@@ -120,10 +120,10 @@ def test_emit_never_waits_and_drops_are_reported_after_draining() -> None:
         for k in range(500):
             sink.handle(record("r%d", k))
         assert sink.dropped == 490
-        target.release.set()
+        target.unblock.set()
         assert sink.drain(10)
     finally:
-        target.release.set()
+        target.unblock.set()
         sink.close()
     assert target.lines == ["first"] + [f"r{k}" for k in range(10)] + [
         "490 log records dropped (stderr not keeping up)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import trio
 
+from trio_dht.transport.budget import ByteBudget
 from trio_dht.transport.queue import DEFAULT_CAPACITY, QueuedWriter
 
 
@@ -27,8 +28,9 @@ class DialWriter(QueuedWriter):
         port: int,
         capacity: int = DEFAULT_CAPACITY,
         connect_timeout: float = 5.0,
+        budget: ByteBudget | None = None,
     ) -> None:
-        super().__init__(capacity)
+        super().__init__(capacity, budget)
         self.host = host
         self.port = port
         self.connect_timeout = connect_timeout
@@ -49,10 +51,11 @@ class DialWriter(QueuedWriter):
                         await stream.send_all(frame)
                     finally:
                         await stream.aclose()
+                self._written(len(frame))
         except (trio.TooSlowError, trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self.broken = exc
         finally:
-            receive.close()
+            self._end()
             self.done.set()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import trio
 
+from trio_dht.transport.budget import ByteBudget
 from trio_dht.transport.queue import DEFAULT_CAPACITY, QueuedWriter
 
 
@@ -24,8 +25,13 @@ class FrameWriter(QueuedWriter):
 
     __slots__ = ("stream",)
 
-    def __init__(self, stream: trio.abc.SendStream, capacity: int = DEFAULT_CAPACITY) -> None:
-        super().__init__(capacity)
+    def __init__(
+        self,
+        stream: trio.abc.SendStream,
+        capacity: int = DEFAULT_CAPACITY,
+        budget: ByteBudget | None = None,
+    ) -> None:
+        super().__init__(capacity, budget)
         self.stream = stream
 
     async def send_frames(self, frames: list[bytes]) -> None:
@@ -48,9 +54,11 @@ class FrameWriter(QueuedWriter):
                         parts.append(receive.receive_nowait())
                 except (trio.WouldBlock, trio.EndOfChannel):
                     pass
-                await send_all(first if len(parts) == 1 else b"".join(parts))
+                data = first if len(parts) == 1 else b"".join(parts)
+                await send_all(data)
+                self._written(len(data))
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self.broken = exc
         finally:
-            receive.close()
+            self._end()
             self.done.set()
