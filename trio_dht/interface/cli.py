@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import trio
 
 from trio_dht import __version__
-from trio_dht.interface import demo_app, node_app, registry_app
+from trio_dht.interface import check_cmd, demo_app, node_app, registry_app, sniff
 from trio_dht.interface.console import make_console, setup_logging
 from trio_dht.wire import DIALECT_NAMES
 
@@ -71,12 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     node_app.add_arguments(node)
+    check_cmd.register(sub)  # check and sniff bring their own options and runner
+    sniff.register(sub)
     parser.set_defaults(subparsers={"demo": demo, "registry": registry, "node": node})
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "run", None) is not None:  # check, sniff
+        return int(args.run(args))
     # Usage errors show the usage of the subcommand that was typed.
     parser = args.subparsers[args.command]
     setup_logging(-1 if args.quiet else args.verbose, make_console())
