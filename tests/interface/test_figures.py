@@ -1,0 +1,133 @@
+"""The run figure: drawn from real in-process runs at 10 and 128 nodes, its
+plotted data checked against the run's counters and the exact routing
+figures; and the same seed giving the same run twice."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import trio
+from rich.console import Console
+
+from trio_dht.interface import figures
+from trio_dht.interface.cli import build_parser
+from trio_dht.interface.demo_app import DemoApp
+from trio_dht.overlay import mean_relays, routing_tables
+from trio_dht.overlay.analysis import relay_distribution
+from trio_dht.services.report import RunResult
+
+RUN_TIMEOUT = 60.0
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+async def demo_run(*argv: str) -> RunResult:
+    """A whole demo run in this process; its result."""
+    args = build_parser().parse_args(["demo", "-q", *argv])
+    app = DemoApp(args, Console(file=io.StringIO(), width=160))
+    with trio.fail_after(RUN_TIMEOUT):
+        status = await app.main()
+    assert app.result is not None, "the demo ended without a result"
+    assert status == 0, app.result.verdict()
+    return app.result
+
+
+@pytest.mark.parametrize(
+    ("nodes", "nr", "wire", "suffix"),
+    # cs455's setup message cannot hold 128 nodes; minichord can.
+    [(10, 3, "cs455", ".png"), (128, 7, "minichord", ".svg")],
+)
+async def test_figure_of_a_real_run(
+    tmp_path: Path, nodes: int, nr: int, wire: str, suffix: str
+) -> None:
+    packets = 300 if nodes <= 10 else 8
+    result = await demo_run(
+        "--nodes", str(nodes), "--nr", str(nr), "--packets", str(packets), "--wire", wire
+    )  # fmt: skip
+    ids = [row.node_id for row in result.nodes]
+    assert len(ids) == nodes
+    path = tmp_path / f"run{suffix}"
+    data = figures.write_figure(str(path), result, ids, nr)
+
+    # The file is there and is what its suffix says.
+    raw = path.read_bytes()
+    if suffix == ".png":
+        assert raw.startswith(PNG_MAGIC)
+    else:
+        root = ET.fromstring(raw)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+
+    # The ring: every node, one chord per routing-table entry.
+    assert data.ids == tuple(sorted(ids))
+    tables = routing_tables(ids, nr)
+    assert sorted((c.source, c.target) for c in data.chords) == sorted(
+        (node, entry) for node, table in tables.items() for entry in table
+    )
+    assert not data.link_loads_measured  # nodes do not report per-link counts yet
+    # Relays per packet: the exact distribution of this ring, the measured mean
+    # from the totals.
+    assert data.exact == relay_distribution(ids, nr)
+    assert data.exact_mean == mean_relays(ids, nr)
+    assert data.measured is None
+    assert data.measured_mean == result.relayed / result.received
+    assert (data.relayed, data.received) == (result.relayed, result.received)
+    # Load per node: the run's rows, sorted by id.
+    assert [r.node_id for r in data.loads] == sorted(ids)
+    by_id = {row.node_id: row for row in result.nodes}
+    for load in data.loads:
+        row = by_id[load.node_id]
+        assert (load.originated, load.received, load.relayed) == (
+            row.sent,
+            row.received,
+            row.relayed,
+        )
+    assert sum(load.originated for load in data.loads) == result.sent == nodes * packets
+    assert sum(load.received for load in data.loads) == result.received
+    assert f"{nodes} nodes, NR {nr}" in data.title and result.verdict() in data.title
+
+
+async def test_measured_link_loads_and_histogram_are_plotted(tmp_path: Path) -> None:
+    result = await demo_run("--nodes", "6", "--nr", "2", "--packets", "50")
+    ids = [row.node_id for row in result.nodes]
+    tables = routing_tables(ids, 2)
+    first = min(ids)
+    loads = {(first, tables[first][0]): 40, (first, tables[first][1]): 7}
+    histogram = {0: 30, 1: 45, 2: 25}
+    data = figures.write_figure(str(tmp_path / "m.png"), result, ids, 2, loads, histogram, seed=5)
+    assert data.link_loads_measured
+    chord_loads = {(c.source, c.target): c.load for c in data.chords}
+    assert chord_loads[(first, tables[first][0])] == 40
+    assert chord_loads[(first, tables[first][1])] == 7
+    assert sum(load or 0 for load in chord_loads.values()) == 47  # the rest: zero, not unknown
+    assert data.measured == histogram
+    assert "seed 5" in data.title
+    assert (tmp_path / "m.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_figure_path_problems(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert figures.check_figure_path("run.svg") is None
+    assert figures.check_figure_path("RUN.PNG") is None
+    problem = figures.check_figure_path("run.pdf")
+    assert problem is not None and "must end in .svg or .png" in problem
+    monkeypatch.setattr(figures, "plot_available", lambda: False)
+    problem = figures.check_figure_path("run.svg")
+    assert problem is not None and "pip install 'trio_dht[plot]'" in problem
+
+
+def test_unwritable_figure_is_a_clear_error(tmp_path: Path) -> None:
+    result = RunResult(packets_per_node=0, nr=1, nodes=(), elapsed=0.0, quiescence="progress")
+    with pytest.raises(figures.FigureError, match="cannot write the figure"):
+        figures.write_figure(str(tmp_path / "missing-dir" / "x.png"), result, [3, 90], 1)
+
+
+def test_the_base_install_does_not_import_matplotlib() -> None:
+    code = (
+        "import sys, trio_dht.interface.figures, trio_dht.overlay.analysis; "
+        "sys.exit('matplotlib' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, timeout=60)
+    assert done.returncode == 0
