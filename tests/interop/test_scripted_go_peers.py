@@ -113,6 +113,13 @@ async def test_scripted_go_overlay_is_exact_and_keeps_the_captured_model() -> No
             run = await registry.start(20)
             await run.done.wait()
             assert run.exact(80), run.verdict()
+            # Both ends of every registration connection are still open.
+            registrations = log.of(None, purpose="registration")
+            assert len(registrations) == 8
+            assert not any(c.closed or c.closed_by_other_side() for c in registrations)
+            # Every connection a node accepted is still open on its side.
+            for node in nodes:
+                assert not any(c.closed for c in log.of(node.name, dialled=False))
             assert run.relayed > 0, "the overlay relayed nothing: routing is not exercised"
             leaver = nodes[0]
             assert await leaver.leave() == 0

@@ -11,13 +11,16 @@ registration connection that the peer never reads again).
 
 from __future__ import annotations
 
+import errno
 import socket
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import trio
+
+_ACCEPT_CAPACITY_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 
 # How many waiting bytes ``unread_bytes`` looks at, at most.
 _PEEK_LIMIT = 1 << 20
@@ -49,22 +52,31 @@ class Conn:
     # Closed only because its owner stopped (the Go peer's process exit).
     closed_at_exit: bool = False
 
-    def unread_bytes(self) -> int:
-        """Bytes the other side sent that are waiting unread in the kernel
-        (peeked, not consumed; 0 once closed)."""
+    def _peek(self) -> bytes | None:
+        """What waits unread (not consumed); b"" when the other side has
+        closed and nothing waits; None when nothing waits on an open
+        connection, or this side is closed."""
         if self.closed:
-            return 0
+            return None
         try:
             dup = socket.fromfd(self.stream.socket.fileno(), socket.AF_INET, socket.SOCK_STREAM)
         except OSError:
-            return 0
+            return None
         try:
-            data = dup.recv(_PEEK_LIMIT, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            return dup.recv(_PEEK_LIMIT, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except (BlockingIOError, OSError):
-            return 0
+            return None
         finally:
             dup.close()
-        return len(data)
+
+    def unread_bytes(self) -> int:
+        """Bytes the other side sent that are waiting unread in the kernel
+        (peeked, not consumed; 0 once closed)."""
+        return len(self._peek() or b"")
+
+    def closed_by_other_side(self) -> bool:
+        """The other side closed it and nothing is left to read."""
+        return self._peek() == b""
 
 
 @dataclass(frozen=True)
@@ -189,6 +201,41 @@ class ConnOwner:
         conn = self.log.open(self.name, stream, dialled=False, purpose="accepted")
         self.held.add(conn)
         return conn
+
+    async def serve(
+        self,
+        listeners: Sequence[trio.SocketListener],
+        handler: Callable[[trio.SocketStream], Awaitable[object]],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Accept on ``listeners`` and run ``handler`` per connection until
+        cancelled. Unlike trio.serve_listeners, a connection is NOT closed
+        when its handler returns: the peer decides (the Go port never
+        closes what it accepted)."""
+        async with trio.open_nursery() as nursery:
+            for listener in listeners:
+                nursery.start_soon(self._accept_loop, listener, handler, nursery)
+            task_status.started()
+
+    async def _accept_loop(
+        self,
+        listener: trio.SocketListener,
+        handler: Callable[[trio.SocketStream], Awaitable[object]],
+        nursery: trio.Nursery,
+    ) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                # Out of descriptors or buffers: the kernel keeps the
+                # backlog; try again shortly, as trio.serve_listeners does.
+                if exc.errno not in _ACCEPT_CAPACITY_ERRORS:
+                    raise
+                self.log.note(self.name, "accept-error", str(exc))
+                await trio.sleep(0.1)
+                continue
+            nursery.start_soon(handler, stream)
 
     async def close(self, conn: Conn) -> None:
         self.held.discard(conn)

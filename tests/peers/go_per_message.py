@@ -150,7 +150,7 @@ class GoNode:
             with self._scope:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
-                    await nursery.start(trio.serve_listeners, self._on_accept, listeners)
+                    await nursery.start(self.conns.serve, listeners, self._on_accept)
                     await self._register()
                     task_status.started(self)
         finally:

@@ -66,7 +66,7 @@ class TextAddressNode:
             with self._scope:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
-                    await nursery.start(trio.serve_listeners, self._on_accept, listeners)
+                    await nursery.start(self.conns.serve, listeners, self._on_accept)
                     conn = await self.conns.dial(self.registry_host, self.registry_port, "registry")
                     self.registry = FrameStream(self.log, conn)
                     nursery.start_soon(self._read_registry, self.registry)

@@ -116,7 +116,7 @@ class TextAddressRegistry:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                await nursery.start(trio.serve_listeners, self._on_accept, listeners)
+                await nursery.start(self.conns.serve, listeners, self._on_accept)
                 task_status.started(self.port)
         finally:
             with trio.CancelScope(shield=True):
