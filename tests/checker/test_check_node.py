@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from trio_dht.checker.node_catalogue import NODE_CASES
-from trio_dht.checker.node_checker import NodeCheckConfig, NodeChecker
+from trio_dht.checker.node_catalogue import NODE_CASES, NodeCheckConfig
+from trio_dht.checker.node_checker import NodeChecker
 from trio_dht.checker.report import Grade, Report
 
 SCRIPTED = str(Path(__file__).with_name("scripted_node.py"))

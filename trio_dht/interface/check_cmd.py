@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from trio_dht.checker.capture import direction_of, vector_line
-from trio_dht.checker.node_checker import NodeCheckConfig, NodeChecker
+from trio_dht.checker.node_catalogue import NodeCheckConfig
+from trio_dht.checker.node_checker import NodeChecker
 from trio_dht.checker.node_harness import Recorded
 from trio_dht.checker.registry_checker import RegistryCheckConfig, RegistryChecker
 from trio_dht.checker.report import Grade, Report
@@ -198,8 +199,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("address", nargs="?", metavar="HOST:PORT",
-                        help="a running registry (not with --spawn)")  # fmt: skip
     parser.add_argument("--spawn", action="store_true",
                         help="start the registry from the command after --, {port} filled in")  # fmt: skip
     parser.add_argument("--wire", choices=DIALECT_NAMES, default="cs455",
@@ -218,20 +217,21 @@ def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds to wait for the summary requests (default 40)")  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed for packets (repeatable runs)")
     parser.add_argument("--json", metavar="FILE", help="write every case and its evidence")
-    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
-                        help="with --spawn: how to start the registry")  # fmt: skip
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="HOST:PORT | -- COMMAND",
+                        help="a running registry, or with --spawn how to start one")  # fmt: skip
 
 
 def run_registry_check(args: argparse.Namespace) -> int:
     host, port = args.host, 0
+    words = _command(args.command)
     if not args.spawn:
-        host, port = parse_address(args.address)
+        host, port = parse_address(words[0])
     config = RegistryCheckConfig(
-        host=host, port=port, spawn=tuple(_command(args.command)) if args.spawn else (),
+        host=host, port=port, spawn=tuple(words) if args.spawn else (),
         wire=args.wire, nodes=args.nodes, nr=args.nr, packets=args.packets, hold=args.hold,
         timeout=args.timeout, summary_timeout=args.summary_timeout, seed=args.seed,
     )  # fmt: skip
-    print(f"check registry: {config.wire}, {' '.join(config.spawn) or args.address}",
+    print(f"check registry: {config.wire}, {' '.join(words)}",
           file=sys.stderr, flush=True)  # fmt: skip
     report = trio.run(RegistryChecker(config).run)
     args.capture = None
@@ -239,13 +239,14 @@ def run_registry_check(args: argparse.Namespace) -> int:
 
 
 def registry_problem(args: argparse.Namespace) -> str | None:
-    if args.spawn == bool(args.address):
-        return "give either HOST:PORT of a running registry or --spawn -- COMMAND"
-    if args.spawn and not _command(args.command):
+    words = _command(args.command)
+    if args.spawn and not words:
         return "give the command that starts the registry after --"
     if not args.spawn:
+        if len(words) != 1:
+            return "give HOST:PORT of a running registry, or --spawn -- COMMAND"
         try:
-            parse_address(args.address)
+            parse_address(words[0])
         except ValueError as exc:
             return str(exc)
     if args.nodes < 2 or args.nr < 1 or args.packets < 1 or args.timeout <= 0:
