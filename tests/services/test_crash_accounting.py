@@ -39,10 +39,10 @@ async def test_node_vanishing_mid_run_is_reported_and_next_run_is_exact() -> Non
             ):
                 await trio.sleep(0.005)
             victim.stop()
-            stopped_at = trio.current_time()
             while victim_id in registry.nodes:
                 await trio.sleep(0.005)
-            assert trio.current_time() - stopped_at < 1.0, "the registry must notice within 1 s"
+            # Noticed from its closed connection, not by waiting out the run.
+            assert not run.done.is_set(), "the registry must notice before the run ends"
 
             await run.done.wait()
             result = run.result

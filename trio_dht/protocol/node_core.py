@@ -368,6 +368,8 @@ class NodeCore:
         stale = running and self._now - self._last_report_at >= HEARTBEAT
         if not force and snapshot == self._last_report and not stale:
             return
+        if not force and not stale and self.model is RegistryModel.PER_MESSAGE:
+            return  # every report is a connection there: once per heartbeat
         self._last_report = snapshot
         self._last_report_at = self._now
         sent, received, relayed, sum_sent, sum_received, dropped = snapshot[:6]

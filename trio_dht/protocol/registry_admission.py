@@ -23,12 +23,18 @@ import attrs
 from trio_dht.overlay import IdAllocator
 from trio_dht.protocol.events import Close, ConnId, Log, Probe, Say, Send
 from trio_dht.protocol.members import Member, NodeKind
+from trio_dht.protocol.rules import Sender
 from trio_dht.wire.dialect import Refusal
 from trio_dht.wire.messages import (
     Deregistration,
     DeregistrationStatus,
+    Message,
+    OverlaySetupStatus,
+    ProgressReport,
     Registration,
     RegistrationStatus,
+    TaskFinished,
+    TrafficSummary,
 )
 
 
@@ -142,6 +148,25 @@ class Admission:
     def release(self, node_id: int) -> None:
         """Free the id of a member the core removed."""
         self.ids.release(node_id)
+
+    def attribute(self, info: Conn, message: Message) -> tuple[Sender, Member | None]:
+        """Who ``message`` on ``info`` comes from: the node of its session,
+        or -- for nodes that send one message per connection -- the node it
+        names, if it comes from that node's registered host; else nobody."""
+        named = _named_node(message)
+        if info.node_id is not None:
+            member = self.members.get(info.node_id)
+            if member is not None and named in (None, member.node_id):
+                return Sender.SESSION, member
+            return Sender.STRANGER, None
+        if named is None:
+            return Sender.STRANGER, None
+        member = self.members.get(named)
+        if member is None or member.host != info.host:
+            return Sender.STRANGER, None
+        if member.kind is NodeKind.PER_MESSAGE:
+            return Sender.DIALLED_IN, member
+        return Sender.STRANGER, None
 
     # --- registration -------------------------------------------------------------
 
@@ -310,3 +335,13 @@ def plain_host(host: str) -> str:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(address)
+
+
+def _named_node(message: Message) -> int | None:
+    if isinstance(message, (Deregistration, TaskFinished)):
+        return message.node_id
+    if isinstance(message, (TrafficSummary, ProgressReport)):
+        return message.node_id
+    if isinstance(message, OverlaySetupStatus):
+        return message.status if message.status >= 0 else None
+    return None

@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
 
-import attrs
-
-from trio_dht.overlay import IdAllocator, OverlayError, routing_tables, validate_nr
+from trio_dht.overlay import IdAllocator
 from trio_dht.protocol.errors import LocalProtocolError, RemoteProtocolError
 from trio_dht.protocol.events import (
     Action,
@@ -39,17 +36,17 @@ from trio_dht.protocol.events import (
     Unreachable,
 )
 from trio_dht.protocol.members import Member, NodeKind
-from trio_dht.protocol.registry_admission import Admission, AdmissionRules, Conn
-from trio_dht.protocol.registry_run import Run, RunPhase, RunTimers
+from trio_dht.protocol.registry_admission import Admission, Conn
+from trio_dht.protocol.registry_rules import RegistryRules
+from trio_dht.protocol.registry_run import Run, RunPhase
+from trio_dht.protocol.registry_setup import build_manifests, overdue
 from trio_dht.protocol.rules import MemberPhase, NeverAccepted, Sender, registry_check
-from trio_dht.wire.dialect import Refusal
 from trio_dht.wire.messages import (
     PROGRESS_MARKER,
     Deregistration,
     Message,
     NodeManifest,
     OverlaySetupStatus,
-    PeerEntry,
     ProgressReport,
     ProgressRequest,
     Registration,
@@ -58,24 +55,6 @@ from trio_dht.wire.messages import (
     TrafficSummary,
     TrafficSummaryRequest,
 )
-
-
-@attrs.define
-class RegistryRules:
-    """Everything the core needs to know that is not a message."""
-
-    admission: AdmissionRules = attrs.field(factory=AdmissionRules)
-    timers: RunTimers = attrs.field(factory=RunTimers)
-    # A node that does not answer its manifest on its registration
-    # connection within this time is dialled from then on.
-    manifest_timeout: float = 1.5
-    progress_interval: float = 0.05
-    # What the dialect can carry: ids in one manifest, a counter's maximum.
-    max_manifest_ids: int = 128
-    max_counter: int = 2**31 - 1
-    refusal_status: Callable[[Refusal], int] = lambda _why: -1
-    deregistered_status: Callable[[int], int] = lambda node_id: node_id
-    clip: Callable[[str], str] = lambda text: text
 
 
 class RegistryCore:
@@ -135,22 +114,6 @@ class RegistryCore:
             self._manifest_timeouts(now)
         self._advance_run(now)
 
-    def _sender(self, info: Conn, message: Message) -> tuple[Sender, Member | None]:
-        named = _named_node(message)
-        if info.node_id is not None:
-            member = self.members.get(info.node_id)
-            if member is not None and named in (None, member.node_id):
-                return Sender.SESSION, member
-            return Sender.STRANGER, None
-        if named is None:
-            return Sender.STRANGER, None
-        member = self.members.get(named)
-        if member is None or member.host != info.host:
-            return Sender.STRANGER, None
-        if member.kind is NodeKind.PER_MESSAGE:
-            return Sender.DIALLED_IN, member
-        return Sender.STRANGER, None
-
     def _received(self, event: Received, now: float) -> None:
         info = self.admission.conns.get(event.conn)
         if info is None:
@@ -166,11 +129,15 @@ class RegistryCore:
             self._emit(Close(info.conn, "one message per connection", logging.DEBUG))
             self.admission.closed(info.conn)
             return
-        sender, member = self._sender(info, message)
+        sender, member = self.admission.attribute(info, message)
         try:
             registry_check(sender, member.phase if member is not None else None, message)
         except RemoteProtocolError as exc:
-            if sender is Sender.SESSION and member is not None and not isinstance(exc, NeverAccepted):
+            if (
+                sender is Sender.SESSION
+                and member is not None
+                and not isinstance(exc, NeverAccepted)
+            ):
                 self._emit(
                     Log(logging.WARNING, f"ignored a message from node {member.node_id}: {exc}")
                 )
@@ -304,32 +271,19 @@ class RegistryCore:
         """``setup-overlay NR``: build and send each node its manifest."""
         if self.run is not None:
             raise LocalProtocolError("a task is running; wait for its summary (or abort it) first")
-        ids = sorted(self.members)
-        try:
-            validate_nr(nr, len(ids))
-            tables = routing_tables(ids, nr)
-        except OverlayError as exc:
-            raise LocalProtocolError(str(exc)) from None
-        if len(ids) > self.rules.max_manifest_ids:
-            raise LocalProtocolError(
-                f"this wire dialect can describe at most {self.rules.max_manifest_ids} nodes in a "
-                f"manifest, and {len(ids)} are registered"
-            )
+        tables, manifests = build_manifests(self.members, nr, self.rules.max_manifest_ids)
         self.overlay_nr = nr
         self.tables = tables
         self.ready = False
         self.needs_setup = False
-        self._manifests = {}
-        for node_id, entries in tables.items():
+        self._manifests = manifests
+        for node_id, manifest in manifests.items():
             member = self.members[node_id]
-            peers = tuple(PeerEntry(e, self.members[e].host, self.members[e].port) for e in entries)
-            manifest = NodeManifest(peers, tuple(ids))
-            self._manifests[node_id] = manifest
             member.phase = MemberPhase.SETTING_UP
             member.progress_capable = False
             member.manifest_sent_at = self._now
             self._deliver(member, manifest)
-        self._emit(Say(f"Sent manifests to {_nodes(len(ids))} (NR {nr})."))
+        self._emit(Say(f"Sent manifests to {_nodes(len(manifests))} (NR {nr})."))
 
     def _setup_status(self, member: Member, message: OverlaySetupStatus, sender: Sender) -> None:
         if sender is Sender.SESSION and member.kind is NodeKind.UNKNOWN:
@@ -348,14 +302,7 @@ class RegistryCore:
             self._emit(Say("Registry now ready to initiate tasks."))
 
     def _manifest_timeouts(self, now: float) -> None:
-        late = [
-            m
-            for m in self.members.values()
-            if m.phase is MemberPhase.SETTING_UP
-            and m.kind is NodeKind.UNKNOWN
-            and m.manifest_sent_at is not None
-            and now - m.manifest_sent_at >= self.rules.manifest_timeout
-        ]
+        late = overdue(self.members.values(), now, self.rules.manifest_timeout)
         if not late:
             return
         self._emit(
@@ -450,16 +397,6 @@ class RegistryCore:
                     "so that nothing of this run can be counted in the next."
                 )
             )
-
-
-def _named_node(message: Message) -> int | None:
-    if isinstance(message, (Deregistration, TaskFinished)):
-        return message.node_id
-    if isinstance(message, (TrafficSummary, ProgressReport)):
-        return message.node_id
-    if isinstance(message, OverlaySetupStatus):
-        return message.status if message.status >= 0 else None
-    return None
 
 
 def _nodes(count: int) -> str:

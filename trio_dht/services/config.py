@@ -9,7 +9,7 @@ from __future__ import annotations
 import attrs
 
 from trio_dht.protocol.registry_admission import AdmissionRules
-from trio_dht.protocol.registry_core import RegistryRules
+from trio_dht.protocol.registry_rules import RegistryRules
 from trio_dht.protocol.registry_run import RunTimers
 from trio_dht.wire import DEFAULT_MAX_FRAME, Dialect
 

@@ -15,7 +15,9 @@ from collections.abc import Callable
 import trio
 
 from trio_dht.protocol.events import Event, Unreachable
-from trio_dht.transport import DialWriter
+from trio_dht.transport import DialWriter, FrameReader, format_address
+from trio_dht.wire import Dialect, WireError
+from trio_dht.wire.messages import Message
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,13 @@ class Dialler:
             self._nursery.start_soon(self._run, key, writer, scope)
         try:
             entry[0].send_nowait(frame)
-        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-            self._lost(key, "its queue is full or closed")
+        except trio.WouldBlock:
+            # Connections are made one at a time; a destination this far
+            # behind is not taking them: one message is lost, said once.
+            log.warning("dropped a message for %s: %d are waiting to be dialled", key,
+                        entry[0].queued())  # fmt: skip
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._lost(key, "its queue is closed")
 
     def forget(self, key: str) -> None:
         entry = self._writers.pop(key, None)
@@ -79,3 +86,27 @@ async def probe(host: str, port: int, timeout: float) -> tuple[bool, str]:
         return False, exc.strerror or str(exc)
     await stream.aclose()
     return True, ""
+
+
+async def exchange(
+    host: str, port: int, frame: bytes, dialect: Dialect, timeout: float
+) -> Message | None:
+    """Send ``frame`` on a fresh connection and read one frame back (a
+    deregistration to a registry of the one-message kind, which answers on
+    the connection the request came on). None if nothing valid came back."""
+    try:
+        with trio.fail_after(timeout):
+            stream = await trio.open_tcp_stream(host, port)
+            async with stream:
+                await stream.send_all(frame)
+                bodies = await FrameReader(stream, dialect.framer()).receive_batch()
+    except (OSError, trio.TooSlowError, trio.BrokenResourceError, WireError) as exc:
+        log.info("no answer from %s: %s", format_address(host, port), exc or type(exc).__name__)
+        return None
+    if not bodies:
+        return None
+    try:
+        return dialect.decode(bodies[0])
+    except WireError as exc:
+        log.warning("malformed answer from %s: %s", format_address(host, port), exc)
+        return None

@@ -35,15 +35,13 @@ from trio_dht.protocol.events import (
     Send,
 )
 from trio_dht.protocol.node_core import NodeCore, RegistryModel
+from trio_dht.protocol.node_counters import Counters
 from trio_dht.protocol.node_events import (
     InstallOverlay,
     Left,
     NodeAction,
     NodeEvent,
     Originate,
-    OriginationDone,
-    OverlayReady,
-    ProgressDue,
     Refused,
     Registered,
     ReportProgress,
@@ -52,8 +50,10 @@ from trio_dht.protocol.node_events import (
 from trio_dht.protocol.registry_admission import plain_host
 from trio_dht.services.config import NodeConfig
 from trio_dht.services.connection import Connection
-from trio_dht.services.dialling import Dialler, probe
-from trio_dht.services.node_data import DataPlane, LinkFailed, Peer, close_links, open_links, reason
+from trio_dht.services.dialling import Dialler, exchange, probe
+from trio_dht.services.node_data import DataPlane, Peer, reason
+from trio_dht.services.node_incoming import IncomingLink
+from trio_dht.services.node_tasks import NodeTasks
 from trio_dht.services.observer import Observer
 from trio_dht.transport import format_address, local_host, peer_host
 from trio_dht.wire import Dialect, WireError
@@ -105,9 +105,7 @@ class MessagingNode:
             CONTROL_QUEUE
         )
         self._data: DataPlane | None = None
-        self._peer_scope = trio.CancelScope()
-        self._origin_scope = trio.CancelScope()
-        self._progress_scope: trio.CancelScope | None = None
+        self._tasks: NodeTasks | None = None
         self._registered = trio.Event()
         self._left = trio.Event()
         self._refusal = ""
@@ -121,7 +119,7 @@ class MessagingNode:
         return self.core.node_id if self.core is not None else None
 
     @property
-    def counters(self):  # type: ignore[no-untyped-def]
+    def counters(self) -> Counters:
         return self.core.counters if self.core is not None else self._counters_placeholder
 
     @property
@@ -180,6 +178,10 @@ class MessagingNode:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     self._dialler = Dialler(nursery, self.config.writer_capacity, self._feed)
+                    self._tasks = NodeTasks(
+                        nursery, self._data, self.config, self._feed, self._feed_async,
+                        lambda: core.generation, self.observer.changed,
+                    )  # fmt: skip
                     nursery.start_soon(self._consume_control)
                     conn = next(self._ids)
                     io = Connection(conn, stream, self.config.writer_capacity)
@@ -249,8 +251,7 @@ class MessagingNode:
             )
         finally:
             self._conns.pop(io.conn, None)
-            with trio.CancelScope(shield=True):
-                await self._control_send.send(Closed(io.conn))
+            self._announce_closed(io.conn)
 
     async def _serve_incoming(self, stream: trio.SocketStream) -> None:
         """Reader task of one incoming connection: data from peers that have
@@ -269,45 +270,10 @@ class MessagingNode:
         io = Connection(conn, stream, self.config.writer_capacity)
         self._conns[conn] = io
         self._incoming += 1
-        data = self._data
-        assert data is not None
-        decode = self.dialect.decode
-        generation: int | None = None
-
-        async def on_bodies(bodies: list[bytes]) -> None:
-            nonlocal generation
-            if data.ready and generation != data.generation:
-                if generation is None:
-                    generation = data.generation
-                elif any(data.dialect.data_head(b) is not None for b in bodies):
-                    # A link of an earlier overlay: what it still carries
-                    # belongs to a run that ended.
-                    stale = [b for b in bodies if data.dialect.data_head(b) is not None]
-                    data.counters.stale += len(stale)
-                    bodies = [b for b in bodies if data.dialect.data_head(b) is None]
-            if data.ready:
-                outs, others, stray = data.route(bodies)
-                if outs is not None:
-                    await data.flush(outs)
-            else:
-                others = [b for b in bodies if data.dialect.data_head(b) is None]
-                stray = len(bodies) - len(others)
-            if stray:
-                io.close(
-                    f"{stray} data packet(s) this node cannot route (no overlay, or ids outside it)"
-                )
-                return
-            for body in others:
-                try:
-                    message = decode(body)
-                except WireError as exc:
-                    io.close(f"malformed input: {exc}")
-                    return
-                if conn not in self._listener_hosts:
-                    self._listener_hosts[conn] = host
-                    await self._control_send.send(Opened(conn, ConnRole.LISTENER, host))
-                await self._control_send.send(Received(conn, message))
-
+        assert self._data is not None
+        on_bodies = IncomingLink(
+            io, host, self._data, self.dialect.decode, self._control_send, self._listener_hosts
+        )
         try:
             await io.serve(
                 self.dialect, self.config.max_frame, self.config.frame_timeout, on_bodies
@@ -316,8 +282,15 @@ class MessagingNode:
             self._incoming -= 1
             self._conns.pop(conn, None)
             if self._listener_hosts.pop(conn, None) is not None:
-                with trio.CancelScope(shield=True):
-                    await self._control_send.send(Closed(conn))
+                self._announce_closed(conn)
+
+    def _announce_closed(self, conn: int) -> None:
+        """Tell the core a connection ended, in order with its messages; a
+        full queue (never, short of a flood) loses only this notice."""
+        try:
+            self._control_send.send_nowait(Closed(conn))
+        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+            log.info("control queue full: the end of connection %d was not noted", conn)
 
     # --- the core --------------------------------------------------------------------------
 
@@ -329,7 +302,8 @@ class MessagingNode:
         assert self.core is not None
         self.core.handle(event, trio.current_time())
         for install in self._carry_out(self.core.take_actions()):
-            await self._install(install)
+            assert self._tasks is not None
+            await self._tasks.install(install)
 
     def _feed(self, event: NodeEvent) -> None:
         assert self.core is not None
@@ -361,10 +335,10 @@ class MessagingNode:
                     io.close(action.reason, action.level)
             elif isinstance(action, InstallOverlay):
                 installs.append(action)
-            elif isinstance(action, Originate):
-                self._start_originating(action)
-            elif isinstance(action, ReportProgress):
-                self._start_progress(action.interval)
+            elif isinstance(action, Originate) and self._tasks is not None:
+                self._tasks.originate(action, self._rng)
+            elif isinstance(action, ReportProgress) and self._tasks is not None:
+                self._tasks.report_progress(action.interval)
             elif isinstance(action, Registered):
                 self._on_registered(action)
             elif isinstance(action, Refused):
@@ -414,98 +388,9 @@ class MessagingNode:
         self._feed(ProbeResult(action.conn, reachable, why))
 
     async def _dial_for_reply(self, host: str, port: int, frame: bytes) -> None:
-        """A message whose answer comes back on the connection it went on
-        (deregistration to a one-message registry)."""
-        try:
-            with trio.fail_after(self.config.leave_timeout):
-                stream = await trio.open_tcp_stream(host, port)
-                conn = next(self._ids)
-                io = Connection(conn, stream, 4)
-                self._conns[conn] = io
-                self._feed(Opened(conn, ConnRole.DIALLED, host))
-                io.send_nowait(frame)
-                await io.serve(self.dialect, self.config.max_frame, self.config.frame_timeout,
-                               self._one_reply(io))  # fmt: skip
-        except (OSError, trio.TooSlowError) as exc:
-            log.info(
-                "no answer from the registry at %s: %s", format_address(host, port), reason(exc)
-            )
-
-    def _one_reply(self, io: Connection):  # type: ignore[no-untyped-def]
-        async def on_bodies(bodies: list[bytes]) -> None:
-            try:
-                message = self.dialect.decode(bodies[0])
-            except WireError as exc:
-                io.close(f"the registry sent malformed data: {exc}")
-                return
-            self._feed(Received(io.conn, message))
-            io.close("answer read", logging.DEBUG)
-
-        return on_bodies
-
-    # --- overlay, task, progress ----------------------------------------------------------
-
-    async def _install(self, action: InstallOverlay) -> None:
-        data = self._data
-        assert data is not None and self._nursery is not None
-        # Everything of the previous overlay stops first.
-        self._origin_scope.cancel()
-        self._peer_scope.cancel()
-        data.clear()
-        config = self.config
-        try:
-            peers = await open_links(
-                action.overlay, config.per_message_peers, config.writer_capacity,
-                config.connect_timeout, config.link_proof,
-            )  # fmt: skip
-        except LinkFailed as exc:
-            await self._feed_async(OverlayReady(action.generation, str(exc)))
-            return
-        assert self.core is not None
-        if action.generation != self.core.generation:
-            await close_links(peers)  # superseded meanwhile
-            return
-        scope = trio.CancelScope()
-        self._peer_scope = scope
-        self._nursery.start_soon(self._run_writers, peers, scope)
-        data.install(action.generation, action.overlay, peers)
-        await self._feed_async(OverlayReady(action.generation))
-
-    async def _run_writers(self, peers: list[Peer], scope: trio.CancelScope) -> None:
-        with scope:
-            try:
-                async with trio.open_nursery() as nursery:
-                    for peer in peers:
-                        nursery.start_soon(peer.writer.run)
-            finally:
-                await close_links(peers)
-
-    def _start_originating(self, action: Originate) -> None:
-        assert self._nursery is not None
-        scope = trio.CancelScope()
-        self._origin_scope = scope
-        self._nursery.start_soon(self._originate, action, scope)
-
-    async def _originate(self, action: Originate, scope: trio.CancelScope) -> None:
-        data = self._data
-        assert data is not None
-        with scope:
-            self.observer.changed()
-            await data.originate(action.packets, self._rng)
-            self._feed(OriginationDone(action.generation))
-
-    def _start_progress(self, interval: float) -> None:
-        if self._progress_scope is not None:
-            self._progress_scope.cancel()
-            self._progress_scope = None
-        if interval > 0 and self._nursery is not None:
-            self._progress_scope = trio.CancelScope()
-            self._nursery.start_soon(self._report_progress, interval, self._progress_scope)
-
-    async def _report_progress(self, interval: float, scope: trio.CancelScope) -> None:
-        """The stats task: the core decides whether there is news to send."""
-        with scope:
-            self._feed(ProgressDue())
-            while True:
-                await trio.sleep(interval)
-                self._feed(ProgressDue())
+        """A message whose answer comes back on the connection it went on."""
+        answer = await exchange(host, port, frame, self.dialect, self.config.leave_timeout)
+        if answer is not None:
+            conn = next(self._ids)
+            self._feed(Opened(conn, ConnRole.DIALLED, host))
+            self._feed(Received(conn, answer))

@@ -1,0 +1,50 @@
+"""``setup-overlay NR``: the tables, the manifests, and which nodes did not
+answer theirs on their registration connection (so they are dialled)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from trio_dht.overlay import OverlayError, routing_tables, validate_nr
+from trio_dht.protocol.errors import LocalProtocolError
+from trio_dht.protocol.members import Member, NodeKind
+from trio_dht.protocol.rules import MemberPhase
+from trio_dht.wire.messages import NodeManifest, PeerEntry
+
+
+def build_manifests(
+    members: dict[int, Member], nr: int, max_ids: int
+) -> tuple[dict[int, tuple[int, ...]], dict[int, NodeManifest]]:
+    """Each node's table and manifest; LocalProtocolError if NR does not fit
+    the overlay or the overlay does not fit the dialect."""
+    ids = sorted(members)
+    try:
+        validate_nr(nr, len(ids))
+        tables = routing_tables(ids, nr)
+    except OverlayError as exc:
+        raise LocalProtocolError(str(exc)) from None
+    if len(ids) > max_ids:
+        raise LocalProtocolError(
+            f"this wire dialect can describe at most {max_ids} nodes in a manifest, and "
+            f"{len(ids)} are registered"
+        )
+    manifests = {
+        node_id: NodeManifest(
+            tuple(PeerEntry(e, members[e].host, members[e].port) for e in entries), tuple(ids)
+        )
+        for node_id, entries in tables.items()
+    }
+    return tables, manifests
+
+
+def overdue(members: Iterable[Member], now: float, timeout: float) -> list[Member]:
+    """Nodes of unknown kind that have not answered their manifest within
+    ``timeout``: they do not read their registration connection."""
+    return [
+        m
+        for m in members
+        if m.phase is MemberPhase.SETTING_UP
+        and m.kind is NodeKind.UNKNOWN
+        and m.manifest_sent_at is not None
+        and now - m.manifest_sent_at >= timeout
+    ]

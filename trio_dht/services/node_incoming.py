@@ -1,0 +1,78 @@
+"""What arrives on one connection accepted on a node's listening port.
+
+Data from peers that have this node in their table goes to the data plane
+in batches; anything else is control, which only a registry that dials its
+messages in may send here, so it goes to the control consumer (and the core
+decides, closing the connection if the sender had no right to). A link that
+carried data of an earlier overlay generation is left over from a run that
+ended: its data is counted as stale, never as received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import trio
+
+from trio_dht.protocol.events import ConnRole, Opened, Received
+from trio_dht.protocol.node_events import NodeEvent
+from trio_dht.services.connection import Connection
+from trio_dht.services.node_data import DataPlane
+from trio_dht.wire import WireError
+from trio_dht.wire.messages import Message
+
+
+class IncomingLink:
+    """The batch handler of one accepted connection."""
+
+    def __init__(
+        self,
+        io: Connection,
+        host: str,
+        data: DataPlane,
+        decode: Callable[[bytes], Message],
+        control: trio.MemorySendChannel[NodeEvent],
+        announced: dict[int, str],
+    ) -> None:
+        self.io = io
+        self.host = host
+        self.data = data
+        self.decode = decode
+        self.control = control
+        # Connections the core has been told of (it hears Closed for them).
+        self.announced = announced
+        self.generation: int | None = None
+
+    async def __call__(self, bodies: list[bytes]) -> None:
+        data = self.data
+        data_head = data.dialect.data_head
+        if data.ready and self.generation != data.generation:
+            if self.generation is None:
+                self.generation = data.generation
+            else:
+                kept = [b for b in bodies if data_head(b) is None]
+                data.counters.stale += len(bodies) - len(kept)
+                bodies = kept
+        if data.ready:
+            outs, others, stray = data.route(bodies)
+            if outs is not None:
+                await data.flush(outs)
+        else:
+            others = [b for b in bodies if data_head(b) is None]
+            stray = len(bodies) - len(others)
+        if stray:
+            self.io.close(
+                f"{stray} data packet(s) this node cannot route (no overlay, or ids outside it)"
+            )
+            return
+        for body in others:
+            try:
+                message = self.decode(body)
+            except WireError as exc:
+                self.io.close(f"malformed input: {exc}")
+                return
+            conn = self.io.conn
+            if conn not in self.announced:
+                self.announced[conn] = self.host
+                await self.control.send(Opened(conn, ConnRole.LISTENER, self.host))
+            await self.control.send(Received(conn, message))
