@@ -112,6 +112,8 @@ def decode_task_finished(r: Reader) -> Decoded:
 
 
 def read_manifest(r: Reader, int_nr: bool) -> NodeManifest:
+    """The manifest in the rest of ``r``'s body with a byte or an int NR,
+    through its last byte (raises if any remain)."""
     if int_nr:
         count = r.read_int("entry count (NR, a 4-byte int)")
         if not 0 <= count <= MAX_MANIFEST_ENTRIES:
@@ -154,4 +156,8 @@ def decode_manifest(body: bytes) -> Decoded:
         return found[0]
     if found:
         raise RemoteWireError("node manifest parses both with a byte NR and an int NR")
+    if body[1:3] != b"\x00\x00":
+        # An int NR of 0..128 starts with two zero bytes: this was meant as
+        # a byte NR, and the other reading's complaint would only confuse.
+        raise errors[0]
     raise RemoteWireError(f"{errors[0]} (read with a 4-byte int NR instead: {errors[1]})")
