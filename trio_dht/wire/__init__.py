@@ -1,6 +1,14 @@
 """Wire layer: message classes and sans-IO codecs, one module per dialect.
 
 No sockets and no trio here: bytes in, messages out, and back.
+
+Module map: ``messages`` (dialect-neutral message classes), ``errors``
+(RemoteWireError: a peer's bad bytes; LocalWireError: ours cannot be
+expressed), ``framing`` (length-prefixed framer with per-type frame limits),
+``dialect`` (the interface services use), ``cs455`` with ``cs455_primitives``,
+``cs455_layouts`` and ``cs455_variants`` (the classic binary dialect and the
+variants of it met in the wild), ``minichord`` with ``minichord_fields`` and
+``minichord_codec`` (the protobuf dialect of the Go ports).
 """
 
 from __future__ import annotations
