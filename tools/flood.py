@@ -1,0 +1,392 @@
+"""Flood a live registry or node while a legitimate run goes on, and report
+whether the run survived.
+
+For each flood: start a registry process (``python -m trio_dht registry
+--nodes K --start N``), point the flood at the victim (the registry, or the
+first node process), start the K node processes, and wait for the
+registry's verdict. Meanwhile sample the victim's peak RSS (VmHWM) and open
+descriptors from /proc. Floods (all from 127.0.0.x source addresses other
+than the legitimate 127.0.0.1):
+
+- ``idle``       C connections to the registry that never send a byte
+- ``slowloris``  C connections to the registry trickling one frame a byte
+                 a second
+- ``churn``      C connections re-sending a refused registration (a claimed
+                 address that is not theirs), reconnecting when closed
+- ``fakes``      C registrations from 127.0.0.x with ports nobody listens on
+- ``node-idle``  C idle connections to a node
+- ``bigframes``  C connections to a node sending frames just under 1 MiB
+
+Prints one line per flood (or JSON lines with --json) on stdout: verdict,
+run time, victim peak RSS and descriptors, warnings and tracebacks in the
+victim's log. Linux only (reads /proc); loopback only; bounded by
+--connections and --timeout.
+
+    python tools/flood.py                       # every flood, 256 connections
+    python tools/flood.py --floods idle,fakes --connections 64 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import trio
+
+from trio_dht.wire import get_dialect
+from trio_dht.wire.messages import Registration
+
+LOOPBACK = "127.0.0.1"
+FLOODS = ("idle", "slowloris", "churn", "fakes", "node-idle", "bigframes")
+NODE_VICTIMS = {"node-idle", "bigframes"}
+CS455 = get_dialect("cs455")
+
+
+@dataclass
+class Report:
+    flood: str
+    victim: str
+    connections: int
+    verdict: str = "?"
+    exit_status: int | None = None
+    run_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    peak_fds: int = 0
+    warnings: int = 0
+    tracebacks: int = 0
+    flood_opened: int = 0
+    flood_closed_by_victim: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def source_host(k: int) -> str:
+    """127.0.0.2 .. 127.0.0.254, round robin: other hosts on loopback."""
+    return f"127.0.0.{2 + k % 253}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def listening_ports(pid: int) -> list[int]:
+    """TCP ports the process ``pid`` listens on (from /proc)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:
+                    ports.append(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def sample(pid: int) -> tuple[float, int]:
+    """(peak RSS in MB so far, open descriptors) of ``pid``."""
+    peak = 0.0
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024
+    return peak, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+class Flood:
+    """Bounded hostile clients; counts what they opened and what the victim
+    closed."""
+
+    def __init__(self, kind: str, port: int, connections: int, registry_port: int) -> None:
+        self.kind = kind
+        self.port = port
+        self.connections = connections
+        self.registry_port = registry_port
+        self.opened = 0
+        self.closed_by_victim = 0
+
+    async def connect(self, k: int) -> trio.SocketStream | None:
+        try:
+            with trio.fail_after(5):
+                stream = await trio.open_tcp_stream(LOOPBACK, self.port, local_address=source_host(k))
+        except (OSError, trio.TooSlowError):
+            return None
+        self.opened += 1
+        return stream
+
+    async def hold(self, stream: trio.SocketStream, send: Callable[[], Awaitable[None]] | None) -> None:
+        """Keep ``stream`` open (running ``send`` between reads) until the
+        victim closes it."""
+        try:
+            while True:
+                if send is not None:
+                    await send()
+                    with trio.move_on_after(0.5):
+                        if not await stream.receive_some(4096):
+                            break
+                elif not await stream.receive_some(4096):
+                    break
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+        self.closed_by_victim += 1
+        await trio.aclose_forcefully(stream)
+
+    async def worker(self, k: int) -> None:
+        # Each worker owns one connection at a time and reconnects (with a
+        # pause, bounded by the tool's timeout) when the victim closes it.
+        while True:
+            stream = await self.connect(k)
+            if stream is None:
+                await trio.sleep(0.5)
+                continue
+            await self.hold(stream, self.sender(stream, k))
+            await trio.sleep(0.5 if self.kind in ("idle", "node-idle", "fakes") else 0.05)
+
+    def sender(self, stream: trio.SocketStream, k: int) -> Callable[[], Awaitable[None]] | None:
+        kind = self.kind
+        if kind in ("idle", "node-idle"):
+            return None
+        if kind == "slowloris":
+            # One frame, claimed 100 bytes long, a byte at a time.
+            data = iter(CS455.length_prefix.pack(100) + bytes(100))
+
+            async def trickle() -> None:
+                byte = next(data, None)
+                if byte is not None:
+                    await stream.send_all(bytes([byte]))
+                await trio.sleep(0.5)
+
+            return trickle
+        if kind == "churn":
+            refused = CS455.encode(Registration("127.0.0.254", 9))
+
+            async def churn() -> None:
+                await stream.send_all(refused)
+
+            return churn
+        if kind == "fakes":
+            host = source_host(k)
+            fake = CS455.encode(Registration(host, 1 + k))
+            sent = [False]
+
+            async def register() -> None:
+                if not sent[0]:
+                    sent[0] = True
+                    await stream.send_all(fake)
+
+            return register
+        if kind == "bigframes":
+            # A data frame (type 8 in cs455) claimed just under 1 MiB long.
+            length = (1 << 20) - 16
+            head = CS455.length_prefix.pack(length) + b"\x08"
+            piece = bytes(64 << 10)
+
+            async def big() -> None:
+                await stream.send_all(head)
+                left = length - 1
+                while left > 0:
+                    await stream.send_all(piece[: min(left, len(piece))])
+                    left -= len(piece)
+
+            return big
+        raise ValueError(kind)
+
+    async def run(self, started: trio.Event) -> None:
+        async with trio.open_nursery() as nursery:
+            for k in range(self.connections):
+                nursery.start_soon(self.worker, k)
+            # Let the flood build up before the legitimate nodes arrive.
+            with trio.move_on_after(3):
+                while self.opened < self.connections:
+                    await trio.sleep(0.05)
+            started.set()
+
+
+async def wait_listening(proc: subprocess.Popen[bytes], name: str) -> list[int]:
+    """The ports ``proc`` listens on, once it does (10 s at most)."""
+    with trio.fail_after(10):
+        while proc.poll() is None:
+            ports = listening_ports(proc.pid)
+            if ports:
+                return ports
+            await trio.sleep(0.05)
+    raise RuntimeError(f"{name} process exited with status {proc.returncode} before listening")
+
+
+def python_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "trio_dht", *args]
+
+
+def nofile(limit: int | None) -> Callable[[], None] | None:
+    if limit is None:
+        return None
+
+    def apply() -> None:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+
+    return apply
+
+
+async def one_flood(kind: str, args: argparse.Namespace, logs: Path) -> Report:
+    report = Report(kind, "node" if kind in NODE_VICTIMS else "registry", args.connections)
+    port = free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    files = []
+
+    def spawn(name: str, cmd: list[str], victim: bool, stdout: int | None = None) -> subprocess.Popen[bytes]:
+        err = open(logs / f"{kind}-{name}.err", "wb")  # noqa: SIM115 -- closed below
+        files.append(err)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout if stdout is not None else subprocess.DEVNULL,
+            stderr=err,
+            preexec_fn=nofile(args.nofile) if victim else None,  # noqa: PLW1509
+        )
+        procs.append(proc)
+        return proc
+
+    registry = spawn(
+        "registry",
+        python_command(
+            *("registry", str(port), "--host", LOOPBACK, "--nodes", str(args.nodes)),
+            *("--nr", str(max(1, min(3, (args.nodes - 1).bit_length())))),
+            *("--start", str(args.packets), "--timeout", str(args.timeout), "--summary", "json"),
+        ),
+        victim=report.victim == "registry",
+        stdout=subprocess.PIPE,
+    )
+    node_cmd = python_command("node", f"{LOOPBACK}:{port}")
+    victim = registry
+    try:
+        await wait_listening(registry, "registry")
+        nodes_left = args.nodes
+        if report.victim == "node":
+            victim = spawn("node0", node_cmd, victim=True)
+            nodes_left -= 1
+            target = (await wait_listening(victim, "node"))[0]
+        else:
+            target = port
+        flood = Flood(kind, target, args.connections, port)
+        async with trio.open_nursery() as nursery:
+            started = trio.Event()
+            nursery.start_soon(flood.run, started)
+            await started.wait()
+            began = time.monotonic()
+            for k in range(nodes_left):
+                spawn(f"node{k + 1}", node_cmd, victim=False)
+            with trio.move_on_after(args.timeout + 15):
+                while registry.poll() is None:
+                    if victim.poll() is None:
+                        try:
+                            rss, fds = sample(victim.pid)
+                            report.peak_rss_mb = max(report.peak_rss_mb, rss)
+                            report.peak_fds = max(report.peak_fds, fds)
+                        except OSError:
+                            pass
+                    await trio.sleep(0.1)
+            report.run_seconds = round(time.monotonic() - began, 2)
+            # Before the registry's exit closes what is left.
+            report.flood_opened = flood.opened
+            report.flood_closed_by_victim = flood.closed_by_victim
+            nursery.cancel_scope.cancel()
+    except (RuntimeError, trio.TooSlowError) as exc:
+        report.notes.append(f"could not start: {exc or 'timeout'}")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for err in files:
+            err.close()
+    report.exit_status = registry.returncode
+    out = registry.stdout.read().decode(errors="replace") if registry.stdout else ""
+    out += (logs / f"{kind}-registry.err").read_text(errors="replace")
+    verdicts = [ln for ln in out.splitlines() if ln.startswith(("CORRECT", "INCORRECT"))]
+    report.verdict = verdicts[-1].split(":")[0] if verdicts else f"no verdict (exit {registry.returncode})"
+    victim_log = (logs / f"{kind}-{'registry' if report.victim == 'registry' else 'node0'}.err").read_text(
+        errors="replace"
+    )
+    report.warnings = sum("WARNING" in line for line in victim_log.splitlines())
+    report.tracebacks = victim_log.count("Traceback")
+    if report.verdict != "CORRECT":
+        tail = [ln for ln in (logs / f"{kind}-node1.err").read_text(errors="replace").splitlines() if ln]
+        if tail:
+            report.notes.append(f"node1: {tail[-1][:160]}")
+    return report
+
+
+def format_report(r: Report) -> str:
+    return (
+        f"{r.flood:10s} victim={r.victim:8s} C={r.connections:<5d} verdict={r.verdict:10s} "
+        f"time={r.run_seconds:6.1f}s peak_rss={r.peak_rss_mb:6.1f}MB peak_fds={r.peak_fds:<5d} "
+        f"warnings={r.warnings:<6d} tracebacks={r.tracebacks:<4d} "
+        f"opened={r.flood_opened} closed_by_victim={r.flood_closed_by_victim}"
+        + ("".join(f"  [{n}]" for n in r.notes))
+    )
+
+
+async def main_async(args: argparse.Namespace) -> list[Report]:
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="flood-") as tmp:
+        logs = Path(args.logs) if args.logs else Path(tmp)
+        logs.mkdir(parents=True, exist_ok=True)
+        for kind in args.floods:
+            print(f"flood {kind}: {args.connections} connections ...", file=sys.stderr, flush=True)
+            report = await one_flood(kind, args, logs)
+            reports.append(report)
+            print(json.dumps(asdict(report)) if args.json else format_report(report), flush=True)
+    return reports
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--floods", default=",".join(FLOODS), help=f"comma-separated, from {', '.join(FLOODS)}")
+    parser.add_argument("--connections", type=int, default=256, help="hostile connections (default 256)")
+    parser.add_argument("--nodes", type=int, default=10, help="legitimate nodes (default 10)")
+    parser.add_argument("--packets", type=int, default=2000, help="packets per node (default 2000)")
+    parser.add_argument("--timeout", type=int, default=60, help="the registry's --timeout (default 60)")
+    parser.add_argument("--nofile", type=int, default=None, help="RLIMIT_NOFILE of the victim (e.g. 1024)")
+    parser.add_argument("--logs", default=None, help="keep the processes' stderr in this directory")
+    parser.add_argument("--json", action="store_true", help="one JSON object per flood")
+    args = parser.parse_args(argv)
+    args.floods = [f for f in args.floods.split(",") if f]
+    unknown = sorted(set(args.floods) - set(FLOODS))
+    if unknown:
+        parser.error(f"unknown flood(s): {', '.join(unknown)}")
+    if not 1 <= args.connections <= 5000:
+        parser.error("--connections must be 1..5000")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    reports = trio.run(main_async, args)
+    return 0 if all(r.verdict == "CORRECT" for r in reports) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
