@@ -45,6 +45,10 @@ class RunTimers:
     run_timeout: float = 60.0
     # Summaries not in this long after asking: end without them.
     summary_timeout: float = 10.0
+    # How often trio_dht nodes report during a run even when nothing moved
+    # (node_core.HEARTBEAT): a node not heard from for two of these is not
+    # known to be answering.
+    heartbeat: float = 1.0
 
 
 Speak = Callable[[str], None]
@@ -218,8 +222,11 @@ class Run:
         received = sum(m.progress.received for m in live if m.progress is not None)
         if received >= self.expected and not self.gone:
             return "progress"
-        if any(m.unresponsive for m in live):
-            return ""  # a silent node is not a loss: wait for it (up to the deadline)
+        window = max(self.timers.stall_timeout, 2 * self.timers.heartbeat)
+        if any(m.unresponsive or now - m.last_heard >= window for m in live):
+            # Frozen counters prove a loss only while every node is heard
+            # from (they heartbeat); a silent node is waited for instead.
+            return ""
         if now - self.last_change >= self.timers.stall_timeout:
             self.say(
                 f"No progress for {self.timers.stall_timeout:g} s with {received:,} of "
