@@ -41,7 +41,7 @@ def test_a_forged_correct_is_impossible_from_fresh_connections() -> None:
     d = Driver(registry_core())
     conns = d.overlay(3)
     d.core.start(100)
-    victim = sorted(conns)[0]
+    victim = min(conns)
     # A local process names the node on fresh connections from its host.
     for forged in (
         TaskFinished("127.0.0.1", 0, victim),
@@ -60,7 +60,7 @@ def test_a_forged_correct_is_impossible_from_fresh_connections() -> None:
 def test_reports_only_when_expected_and_once() -> None:
     d = Driver(registry_core())
     conns = d.overlay(2)
-    a, b = sorted(conns)
+    a, _b = sorted(conns)
     # Before any run: a summary is ignored (logged), not stored.
     d.feed(Received(conns[a], TrafficSummary(a, 5, 0, 0, 5, 0)))
     assert d.core.members[a].summary is None
@@ -261,7 +261,7 @@ def test_a_node_that_never_answers_its_manifest_is_dialled() -> None:
     assert all(isinstance(a.message, TaskInitiate) for a in d.actions[-2:] if isinstance(a, Dial))
     # A fresh connection from another host naming one is a stranger.
     other = d.connect("127.0.0.9")
-    d.feed(Received(other, TaskFinished("127.0.0.9", 0, sorted(conns)[0])))
+    d.feed(Received(other, TaskFinished("127.0.0.9", 0, min(conns))))
     assert other in d.closed()
 
 
