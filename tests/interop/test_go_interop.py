@@ -46,6 +46,9 @@ def assert_go_model_kept(log: ConnLog, nodes: list[GoNode]) -> None:
     for node in nodes:
         for conn in log.of(node.name, dialled=False):
             assert len(conn.read) + conn.empty <= 1 and conn.read_calls <= 2, conn
+            # A second frame on a connection would wait there unread for
+            # ever: a message lost without anyone counting it.
+            assert conn.unread_bytes() == 0, conn
 
 
 async def test_trio_dht_registry_drives_go_per_message_nodes() -> None:

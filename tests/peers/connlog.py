@@ -182,6 +182,20 @@ class ConnLog:
         return "\n".join(lines)
 
 
+async def _connect(host: str, port: int) -> trio.SocketStream:
+    """A plain connect (no happy-eyeballs machinery: the peers dial a
+    literal address, and the benchmark dials hundreds of thousands)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = trio.socket.socket(family, socket.SOCK_STREAM)
+    try:
+        await sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    # SocketStream sets TCP_NODELAY, as Go does.
+    return trio.SocketStream(sock)
+
+
 class ConnOwner:
     """The connections one scripted peer holds open, so that stopping it
     closes them all, as the end of a real peer's process does."""
@@ -192,7 +206,7 @@ class ConnOwner:
         self.held: set[Conn] = set()
 
     async def dial(self, host: str, port: int, purpose: str) -> Conn:
-        stream = await trio.open_tcp_stream(host, port)
+        stream = await _connect(host, port)
         conn = self.log.open(self.name, stream, dialled=True, purpose=purpose)
         self.held.add(conn)
         return conn
