@@ -18,7 +18,7 @@ SCRIPTED = str(Path(__file__).with_name("scripted_node.py"))
 RUN_BOUND = 60
 
 
-async def check(command: list[str], wire: str = "cs455", **options: float) -> Report:
+async def check(command: list[str], wire: str = "cs455", **options: object) -> Report:
     config = NodeCheckConfig(command=tuple(command), wire=wire, seed=13, **options)  # type: ignore[arg-type]
     with trio.fail_after(RUN_BOUND):
         return await NodeChecker(config).run()
@@ -108,3 +108,30 @@ async def test_a_command_that_cannot_start_is_a_failed_case() -> None:
     report = await check(["/nonexistent/node-binary", "{host}", "{port}"])
     assert report.case("1.1").grade is Grade.FAIL
     assert "cannot start" in report.case("1.1").detail
+
+
+GO_NODE = str(Path(__file__).with_name("go_node_main.py"))
+
+
+async def test_the_go_per_message_node_passes_every_strict_case() -> None:
+    # Helper F's scripted Go port: one frame per accepted connection, a fresh
+    # connection per message, and it dies of a truncated frame as the real one.
+    command = [sys.executable, GO_NODE, "{host}", "{port}"]
+    report = await check(command, "minichord", packets=1000, per_message=True)
+    assert {c.number for c in report.cases if c.grade is Grade.FAIL} == set()
+    assert {c.number for c in report.cases if c.grade is Grade.NON_STRICT} == {"8.1", "8.2", "8.3"}
+    assert "exited" in report.case("8.1").detail
+    assert report.exit_status == 0
+
+
+async def test_the_go_habit_of_putting_the_source_in_the_trace_is_caught() -> None:
+    command = [sys.executable, GO_NODE, "--source-in-trace", "{host}", "{port}"]
+    report = await check(command, "minichord", packets=1000, per_message=True)
+    assert {c.number for c in report.cases if c.grade is Grade.FAIL} == {"4.2"}
+
+
+async def test_a_node_that_connects_on_demand_is_tolerated_at_setup() -> None:
+    command = [*trio_dht_node("cs455")[:-2], "--per-message-peers", "{host}", "{port}"]
+    report = await check(command, packets=1000)
+    assert {c.number for c in report.cases if c.grade is Grade.FAIL} == set()
+    assert {c.number for c in report.cases if c.grade is Grade.NON_STRICT} == {"2.1", "2.3"}

@@ -62,3 +62,4 @@ class NodeCheckConfig:
     startup_timeout: float = 20.0
     exit_command: str = "exit-overlay"
     seed: int | None = None
+    per_message: bool = False  # dial the node for each control message and packet

@@ -63,8 +63,15 @@ class Probe:
 
 
 class Harness:
-    def __init__(self, dialect: Dialect, host: str, nursery: trio.Nursery) -> None:
+    def __init__(
+        self, dialect: Dialect, host: str, nursery: trio.Nursery, per_message: bool = False
+    ) -> None:
         self.dialect = dialect
+        # One message per connection (the seed's Go port): control goes on a
+        # fresh connection to the node's listening address, packets too.
+        self.per_message = per_message
+        self.node_address: tuple[str, int] | None = None
+        self.streams: dict[int, trio.SocketStream] = {}
         self.host = host
         self.nursery = nursery
         self.frames: list[Recorded] = []
@@ -109,9 +116,10 @@ class Harness:
         found[0].consumed = True
         return found[0]
 
-    def closed_since(self, time: float) -> bool:
-        """The node closed a registry connection at or after ``time``."""
-        return any(e.event is None and e.time >= time for e in self.control)
+    def closed_since(self, time: float, connection: int) -> bool:
+        """The node closed registry connection ``connection`` at or after ``time``."""
+        return any(e.event is None and e.time >= time and e.connection == connection
+                   for e in self.control)  # fmt: skip
 
     # --- the registry side ----------------------------------------------------
 
@@ -125,6 +133,7 @@ class Harness:
         self.connections += 1
         number = self.connections
         decoder = StreamDecoder(self.dialect.name)
+        self.streams[number] = stream
         async with stream:
             try:
                 while data := await stream.receive_some(CHUNK):
@@ -146,18 +155,52 @@ class Harness:
         self.control.append(Control(now, number, event))
         self.poke()
 
-    async def send_control(self, message: Message) -> bool:
-        """Send ``message`` to the node on its registration connection."""
+    async def send_control(self, message: Message, reply_to: Control | None = None) -> bool:
+        """Send ``message`` to the node: on the connection ``reply_to`` came
+        on, else on its registration connection (or a fresh connection to its
+        listening address, one message per connection)."""
         frame = self.dialect.encode(message)
         event = FrameEvent(0, frame, message)
         self.frames.append(Recorded(trio.current_time(), "registry", "registry->node", event))
-        if self.control_stream is None:
-            return False
+        stream = self.control_stream
+        if reply_to is not None:
+            stream = self.streams.get(reply_to.connection)
+        elif self.per_message and self.node_address is not None:
+            return await self._dial_once(self.node_address, frame)
         try:
-            await self.control_stream.send_all(frame)
+            if stream is not None:
+                await stream.send_all(frame)
+                return True
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        # The connection is gone: a per-message node takes its answer on a
+        # fresh connection to its listening address.
+        if self.per_message and self.node_address is not None:
+            return await self._dial_once(self.node_address, frame)
+        return False
+
+    async def _dial_once(self, address: tuple[str, int], frame: bytes) -> bool:
+        try:
+            stream = await trio.open_tcp_stream(*address)
+        except OSError as exc:
+            self.inject_errors.append(f"cannot dial the node at {address}: {exc}")
+            return False
+        # Left open: some per-message peers take a close for an error; the
+        # node reads its one frame and leaves the rest to us.
+        self.nursery.start_soon(self._drain, stream)
+        try:
+            await stream.send_all(frame)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return False
         return True
+
+    def forget_node(self) -> None:
+        """Before a second copy of the node registers: its control is new."""
+        self.control_stream = None
+        self.control_peer_host = None
+        self.node_address = None
+        for entry in self.control:
+            entry.consumed = True
 
     # --- the probes (every other node) ----------------------------------------
 
@@ -205,6 +248,13 @@ class Harness:
             groups.setdefault(item.via, []).append(item)
         for via, items in groups.items():
             frames = [self.dialect.encode(i.packet) for i in items]
+            if self.per_message:
+                for item, frame in zip(items, frames, strict=True):
+                    self.ledger.inject(item)
+                    self.frames.append(Recorded(trio.current_time(), f"probe {via}", "node->node",
+                                                FrameEvent(0, frame, item.packet)))  # fmt: skip
+                    await self._dial_once((host, port), frame)
+                continue
             stream = await self._injector(via, host, port)
             if stream is None:
                 continue
@@ -237,8 +287,9 @@ class Harness:
 
     async def _drain(self, stream: trio.SocketStream) -> None:
         try:
-            while await stream.receive_some(CHUNK):
-                pass
+            async with stream:
+                while await stream.receive_some(CHUNK):
+                    pass
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
 

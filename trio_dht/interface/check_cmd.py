@@ -77,6 +77,9 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exit-command", default="exit-overlay",
                         help="what to type at the node to make it leave (default exit-overlay)")  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed for ids and packets (repeatable runs)")
+    parser.add_argument("--per-message", action="store_true",
+                        help="the node reads one frame per connection (the seed's Go port): "
+                        "send each control message and packet on a fresh connection")  # fmt: skip
     add_output_arguments(parser)
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
                         help="how to start the node; {host} and {port} are filled in")  # fmt: skip
@@ -117,6 +120,7 @@ def run_node_check(args: argparse.Namespace) -> int:
         startup_timeout=args.startup_timeout,
         exit_command=args.exit_command,
         seed=args.seed,
+        per_message=args.per_message,
     )
     checker = NodeChecker(config)
     print(f"check node: {config.wire}, {' '.join(config.command)}", file=sys.stderr, flush=True)
