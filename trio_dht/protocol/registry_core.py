@@ -57,6 +57,10 @@ from trio_dht.wire.messages import (
 )
 
 
+# The phases of a node's part in a run during which its progress counts.
+COUNTING = frozenset({MemberPhase.SENDING, MemberPhase.RELAYING, MemberPhase.ASKED})
+
+
 class RegistryCore:
     """Feed ``handle(event, now)`` and the commands; read ``take_actions``."""
 
@@ -174,11 +178,9 @@ class RegistryCore:
         elif isinstance(message, OverlaySetupStatus):
             self._setup_status(member, message, sender)
         elif isinstance(message, ProgressReport):
-            if (
-                self.run is not None
-                and member.progress_capable
-                and member.node_id in self.run.node_ids
-            ):
+            # During its part of a run only: after its summary a node's
+            # counters restart from zero.
+            if self.run is not None and member.progress_capable and member.phase in COUNTING:
                 self.run.on_progress(member, message, now)
         elif self.run is None or member.node_id not in self.run.node_ids:
             self._emit(

@@ -76,6 +76,7 @@ class Run:
     asked_at: float = 0.0
     quiescence: str = ""
     aborted: bool = False
+    no_summary: list[int] = attrs.field(factory=list)
     result: RunResult | None = None
     _named_classic: bool = False
 
@@ -165,8 +166,7 @@ class Run:
             if not waiting:
                 self._end(now)
             elif now - self.asked_at >= self.timers.summary_timeout:
-                for m in waiting:
-                    m.unresponsive = True
+                self.no_summary = [m.node_id for m in waiting]
                 self.say(
                     f"No traffic summary from node(s) {_ids([m.node_id for m in waiting])} "
                     f"within {self.timers.summary_timeout:g} s: ending the run without them."
@@ -179,7 +179,10 @@ class Run:
                 continue
             if m.progress_capable:
                 silent_for = now - m.last_heard
-                if silent_for >= self.timers.unresponsive_after:
+                # Never less than two heartbeats: a node that reports once
+                # a heartbeat is not silent between two reports.
+                limit = max(self.timers.unresponsive_after, 2 * self.timers.heartbeat)
+                if silent_for >= limit:
                     if not m.unresponsive:
                         m.unresponsive = True
                         self.say(
@@ -269,6 +272,7 @@ class Run:
             ),
             unresponsive=tuple(sorted(m.node_id for m in self.live() if m.unresponsive)),
             problems=tuple(self.problems),
+            no_summary=tuple(self.no_summary),
             aborted=self.aborted,
         )
         self.phase = RunPhase.ENDED

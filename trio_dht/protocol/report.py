@@ -45,6 +45,9 @@ class RunResult:
     # Nodes still registered but silent when the run ended (no heartbeat,
     # or no summary when asked): not a loss, but nothing can be proven.
     unresponsive: tuple[int, ...] = ()
+    # Nodes that were asked for a summary and did not send one in time
+    # (their rows show their last progress).
+    no_summary: tuple[int, ...] = ()
     # Reports refused because they contradicted what the node said before.
     problems: tuple[str, ...] = ()
     # Ended by the ``abort`` command before it was over.
@@ -79,6 +82,7 @@ class RunResult:
         return (
             not self.gone
             and not self.unresponsive
+            and not self.no_summary
             and not self.problems
             and not self.aborted
             and self.sent == self.received
@@ -160,6 +164,9 @@ class RunResult:
         if self.unresponsive:
             silent = ", ".join(str(g) for g in self.unresponsive)
             problems.append(f"node(s) {silent} stopped answering")
+        if self.no_summary:
+            missing = ", ".join(str(g) for g in self.no_summary)
+            problems.append(f"no traffic summary from node(s) {missing}")
         problems.extend(self.problems)
         if self.aborted:
             problems.append("the run was aborted")
