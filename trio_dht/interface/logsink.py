@@ -204,6 +204,7 @@ class LogSink(logging.Handler):
     ) -> None:
         super().__init__(level=target.level)
         self.target = target
+        self.formatter = target.formatter
         self.aggregator = Aggregator(interval, clock)
         self.dropped = 0
         self._queue: queue.Queue[logging.LogRecord | None] = queue.Queue(capacity)
@@ -213,6 +214,9 @@ class LogSink(logging.Handler):
         self._thread.start()
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:
+        # Kept here too, so that logging.basicConfig sees a formatter and
+        # leaves the target's alone.
+        self.formatter = fmt
         self.target.setFormatter(fmt)
 
     def emit(self, record: logging.LogRecord) -> None:
