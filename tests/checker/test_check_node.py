@@ -135,3 +135,13 @@ async def test_a_node_that_connects_on_demand_is_tolerated_at_setup() -> None:
     report = await check(command, packets=1000)
     assert {c.number for c in report.cases if c.grade is Grade.FAIL} == set()
     assert {c.number for c in report.cases if c.grade is Grade.NON_STRICT} == {"2.1", "2.3"}
+
+
+async def test_a_registration_that_does_not_decode_fails_case_1_1_with_the_reason() -> None:
+    garbage = ("import socket, sys; s = socket.create_connection((sys.argv[1], int(sys.argv[2])));"
+               " s.sendall(bytes([0, 0, 0, 2, 99, 0])); sys.stdin.read()")  # fmt: skip
+    report = await check([sys.executable, "-c", garbage, "{host}", "{port}"])
+    first = report.case("1.1")
+    assert first.grade is Grade.FAIL
+    assert "unknown cs455 message type 99" in first.detail
+    assert first.evidence[0]["frame_hex"] == "0000000263" + "00"

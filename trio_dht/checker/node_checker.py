@@ -129,15 +129,21 @@ class NodeChecker:
 
     async def _register(self) -> None:
         h, cfg = self.h, self.config
-        await h.until(
-            lambda: (
-                self.child.exited.is_set()
-                or any(isinstance(e.message, Registration) for e in h.control)
-            ),
-            cfg.startup_timeout,
-        )
+
+        def spoke() -> bool:
+            return self.child.exited.is_set() or any(
+                isinstance(e.message, Registration) or (e.event is not None and e.event.malformed)
+                for e in h.control
+            )
+
+        await h.until(spoke, cfg.startup_timeout)
         entry = await h.expect(Registration, 0)
         first = self.case("1.1")
+        bad = [e.event for e in h.control if e.event is not None and e.event.malformed]
+        if entry is None and bad:
+            first.fail(f"its first frame does not decode as {self.dialect.name}: {bad[0].error}",
+                       grading.frame_evidence(self.dialect, bad[0]))  # fmt: skip
+            raise Stop("no registration the checker could read")
         if entry is None or entry.event is None:
             exited = self.child.returncode
             why = f"no registration within {cfg.startup_timeout:g} s"
