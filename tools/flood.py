@@ -8,6 +8,7 @@ registry's verdict. Meanwhile sample the victim's peak RSS (VmHWM) and open
 descriptors from /proc. Floods (all from 127.0.0.x source addresses other
 than the legitimate 127.0.0.1):
 
+- ``none``       no flood: the baseline run
 - ``idle``       C connections to the registry that never send a byte
 - ``slowloris``  C connections to the registry trickling one frame a byte
                  a second
@@ -40,6 +41,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import IO
 
 import trio
 
@@ -47,7 +49,7 @@ from trio_dht.wire import get_dialect
 from trio_dht.wire.messages import Registration
 
 LOOPBACK = "127.0.0.1"
-FLOODS = ("idle", "slowloris", "churn", "fakes", "node-idle", "bigframes")
+FLOODS = ("none", "idle", "slowloris", "churn", "fakes", "node-idle", "bigframes")
 NODE_VICTIMS = {"node-idle", "bigframes"}
 CS455 = get_dialect("cs455")
 
@@ -161,7 +163,7 @@ class Flood:
 
     def sender(self, stream: trio.SocketStream, k: int) -> Callable[[], Awaitable[None]] | None:
         kind = self.kind
-        if kind in ("idle", "node-idle"):
+        if kind in ("none", "idle", "node-idle"):
             return None
         if kind == "slowloris":
             # One frame, claimed 100 bytes long, a byte at a time.
@@ -210,11 +212,11 @@ class Flood:
 
     async def run(self, started: trio.Event) -> None:
         async with trio.open_nursery() as nursery:
-            for k in range(self.connections):
+            for k in range(0 if self.kind == "none" else self.connections):
                 nursery.start_soon(self.worker, k)
             # Let the flood build up before the legitimate nodes arrive.
             with trio.move_on_after(3):
-                while self.opened < self.connections:
+                while self.kind != "none" and self.opened < self.connections:
                     await trio.sleep(0.05)
             started.set()
 
@@ -249,15 +251,16 @@ async def one_flood(kind: str, args: argparse.Namespace, logs: Path) -> Report:
     report = Report(kind, "node" if kind in NODE_VICTIMS else "registry", args.connections)
     port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
-    files = []
+    files: list[IO[bytes]] = []
 
-    def spawn(name: str, cmd: list[str], victim: bool, stdout: int | None = None) -> subprocess.Popen[bytes]:
+    def spawn(name: str, cmd: list[str], victim: bool) -> subprocess.Popen[bytes]:
         err = open(logs / f"{kind}-{name}.err", "wb")  # noqa: SIM115 -- closed below
-        files.append(err)
+        out = open(logs / f"{kind}-{name}.out", "wb")  # noqa: SIM115 -- closed below
+        files.extend((err, out))
         proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
-            stdout=stdout if stdout is not None else subprocess.DEVNULL,
+            stdout=out,
             stderr=err,
             preexec_fn=nofile(args.nofile) if victim else None,  # noqa: PLW1509
         )
@@ -272,7 +275,6 @@ async def one_flood(kind: str, args: argparse.Namespace, logs: Path) -> Report:
             *("--start", str(args.packets), "--timeout", str(args.timeout), "--summary", "json"),
         ),
         victim=report.victim == "registry",
-        stdout=subprocess.PIPE,
     )
     node_cmd = python_command("node", f"{LOOPBACK}:{port}")
     victim = registry
@@ -323,10 +325,12 @@ async def one_flood(kind: str, args: argparse.Namespace, logs: Path) -> Report:
         for err in files:
             err.close()
     report.exit_status = registry.returncode
-    out = registry.stdout.read().decode(errors="replace") if registry.stdout else ""
+    out = (logs / f"{kind}-registry.out").read_text(errors="replace")
     out += (logs / f"{kind}-registry.err").read_text(errors="replace")
     verdicts = [ln for ln in out.splitlines() if ln.startswith(("CORRECT", "INCORRECT"))]
     report.verdict = verdicts[-1].split(":")[0] if verdicts else f"no verdict (exit {registry.returncode})"
+    if verdicts and report.verdict != "CORRECT":
+        report.notes.append(verdicts[-1][:200])
     victim_log = (logs / f"{kind}-{'registry' if report.victim == 'registry' else 'node0'}.err").read_text(
         errors="replace"
     )

@@ -21,12 +21,15 @@ call site:
                           f"closed {{count:,}} connections from {host} {{period}}: {reason}"),
       )
 
-  prints the first line, then at most one line per interval such as
+  (code below the interface layer, which must not import this module,
+  writes the same two keys itself: ``extra={"aggregate": key,
+  "aggregate_summary": template}``) prints the first line, then at most one
+  line per interval such as
   ``closed 5,214 connections from 127.0.0.2 in the last second: malformed
   input``. ``{count}`` and ``{period}`` are filled in by the handler; without
   a summary template the line is ``N more like this {period}: <first message>``.
 
-Install it around any handler (``setup_logging`` in console.py does)::
+Install it around any handler (``setup_logging`` in screen.py does)::
 
     sink = LogSink(logging.StreamHandler(sys.stderr))
     logging.basicConfig(level=logging.WARNING, handlers=[sink], force=True)
