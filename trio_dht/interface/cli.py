@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import trio
 
 from trio_dht import __version__
-from trio_dht.interface import check_cmd, demo_app, node_app, registry_app, sniff
+from trio_dht.interface import check_cmd, demo_app, node_app, path_cmd, registry_app, sniff
 from trio_dht.interface.console import make_console, setup_logging
 from trio_dht.wire import DIALECT_NAMES
 
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     node_app.add_arguments(node)
     check_cmd.register(sub)  # check and sniff bring their own options and runner
     sniff.register(sub)
+    path_cmd.register(sub)  # offline: explain a route
     parser.set_defaults(subparsers={"demo": demo, "registry": registry, "node": node})
     return parser
 

@@ -54,12 +54,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("destination", type=int, metavar="DST", help="the sink")
 
 
-def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``path`` to the command line."""
+    parser = sub.add_parser(
+        "path", help="explain the route between two ids, offline (no network)",
+        description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    add_arguments(parser)
+    parser.set_defaults(run=main, path_parser=parser)
+
+
+def main(args: argparse.Namespace) -> int:
     """Print the explained route on stdout; a bad ring, NR or id is a usage error
     (message on stderr, exit status 2, no traceback)."""
     try:
         lines = describe_route(args.ids, args.nr, args.source, args.destination)
     except OverlayError as exc:
-        parser.error(str(exc))
+        args.path_parser.error(str(exc))
     print("\n".join(lines))
     return 0
