@@ -18,10 +18,9 @@ than the legitimate 127.0.0.1):
 - ``node-idle``  C idle connections to a node
 - ``bigframes``  C connections to a node sending frames just under 1 MiB
 
-Prints one line per flood (or JSON lines with --json) on stdout: verdict,
-run time, victim peak RSS and descriptors, warnings and tracebacks in the
-victim's log. Linux only (reads /proc); loopback only; bounded by
---connections and --timeout.
+Prints a line (or with --json an object) per flood on stdout: verdict, run
+time, victim peak RSS and descriptors, warnings and tracebacks in its log.
+Linux only (/proc); loopback only; bounded by --connections and --timeout.
 
     python tools/flood.py                       # every flood, 256 connections
     python tools/flood.py --floods idle,fakes --connections 64 --json
@@ -38,20 +37,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
 import trio
+from flood_clients import LOOPBACK, Flood
 
-from trio_dht.wire import get_dialect
-from trio_dht.wire.messages import Registration
-
-LOOPBACK = "127.0.0.1"
 FLOODS = ("none", "idle", "slowloris", "churn", "fakes", "node-idle", "bigframes")
 NODE_VICTIMS = {"node-idle", "bigframes"}
-CS455 = get_dialect("cs455")
 
 
 @dataclass
@@ -69,11 +64,6 @@ class Report:
     flood_opened: int = 0
     flood_closed_by_victim: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-def source_host(k: int) -> str:
-    """127.0.0.2 .. 127.0.0.254, round robin: other hosts on loopback."""
-    return f"127.0.0.{2 + k % 253}"
 
 
 def free_port() -> int:
@@ -112,115 +102,6 @@ def sample(pid: int) -> tuple[float, int]:
     return peak, len(os.listdir(f"/proc/{pid}/fd"))
 
 
-class Flood:
-    """Bounded hostile clients; counts what they opened and what the victim
-    closed."""
-
-    def __init__(self, kind: str, port: int, connections: int, registry_port: int) -> None:
-        self.kind = kind
-        self.port = port
-        self.connections = connections
-        self.registry_port = registry_port
-        self.opened = 0
-        self.closed_by_victim = 0
-
-    async def connect(self, k: int) -> trio.SocketStream | None:
-        try:
-            with trio.fail_after(5):
-                stream = await trio.open_tcp_stream(LOOPBACK, self.port, local_address=source_host(k))
-        except (OSError, trio.TooSlowError):
-            return None
-        self.opened += 1
-        return stream
-
-    async def hold(self, stream: trio.SocketStream, send: Callable[[], Awaitable[None]] | None) -> None:
-        """Keep ``stream`` open (running ``send`` between reads) until the
-        victim closes it."""
-        try:
-            while True:
-                if send is not None:
-                    await send()
-                    with trio.move_on_after(0.5):
-                        if not await stream.receive_some(4096):
-                            break
-                elif not await stream.receive_some(4096):
-                    break
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            pass
-        self.closed_by_victim += 1
-        await trio.aclose_forcefully(stream)
-
-    async def worker(self, k: int) -> None:
-        # Each worker owns one connection at a time and reconnects (with a
-        # pause, bounded by the tool's timeout) when the victim closes it.
-        while True:
-            stream = await self.connect(k)
-            if stream is None:
-                await trio.sleep(0.5)
-                continue
-            await self.hold(stream, self.sender(stream, k))
-            await trio.sleep(0.5 if self.kind in ("idle", "node-idle", "fakes") else 0.05)
-
-    def sender(self, stream: trio.SocketStream, k: int) -> Callable[[], Awaitable[None]] | None:
-        kind = self.kind
-        if kind in ("none", "idle", "node-idle"):
-            return None
-        if kind == "slowloris":
-            # One frame, claimed 100 bytes long, a byte at a time.
-            data = iter(CS455.length_prefix.pack(100) + bytes(100))
-
-            async def trickle() -> None:
-                byte = next(data, None)
-                if byte is not None:
-                    await stream.send_all(bytes([byte]))
-                await trio.sleep(0.5)
-
-            return trickle
-        if kind == "churn":
-            refused = CS455.encode(Registration("127.0.0.254", 9))
-
-            async def churn() -> None:
-                await stream.send_all(refused)
-
-            return churn
-        if kind == "fakes":
-            host = source_host(k)
-            fake = CS455.encode(Registration(host, 1 + k))
-            sent = [False]
-
-            async def register() -> None:
-                if not sent[0]:
-                    sent[0] = True
-                    await stream.send_all(fake)
-
-            return register
-        if kind == "bigframes":
-            # A data frame (type 8 in cs455) claimed just under 1 MiB long.
-            length = (1 << 20) - 16
-            head = CS455.length_prefix.pack(length) + b"\x08"
-            piece = bytes(64 << 10)
-
-            async def big() -> None:
-                await stream.send_all(head)
-                left = length - 1
-                while left > 0:
-                    await stream.send_all(piece[: min(left, len(piece))])
-                    left -= len(piece)
-
-            return big
-        raise ValueError(kind)
-
-    async def run(self, started: trio.Event) -> None:
-        async with trio.open_nursery() as nursery:
-            for k in range(0 if self.kind == "none" else self.connections):
-                nursery.start_soon(self.worker, k)
-            # Let the flood build up before the legitimate nodes arrive.
-            with trio.move_on_after(3):
-                while self.kind != "none" and self.opened < self.connections:
-                    await trio.sleep(0.05)
-            started.set()
-
-
 async def wait_listening(proc: subprocess.Popen[bytes], name: str) -> list[int]:
     """The ports ``proc`` listens on, once it does (10 s at most)."""
     with trio.fail_after(10):
@@ -230,10 +111,6 @@ async def wait_listening(proc: subprocess.Popen[bytes], name: str) -> list[int]:
                 return ports
             await trio.sleep(0.05)
     raise RuntimeError(f"{name} process exited with status {proc.returncode} before listening")
-
-
-def python_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "trio_dht", *args]
 
 
 def nofile(limit: int | None) -> Callable[[], None] | None:
@@ -269,14 +146,19 @@ async def one_flood(kind: str, args: argparse.Namespace, logs: Path) -> Report:
 
     registry = spawn(
         "registry",
-        python_command(
-            *("registry", str(port), "--host", LOOPBACK, "--nodes", str(args.nodes)),
-            *("--nr", str(max(1, min(3, (args.nodes - 1).bit_length())))),
+        [
+            *(sys.executable, "-m", "trio_dht", "registry", str(port), "--host", LOOPBACK),
+            *(
+                "--nodes",
+                str(args.nodes),
+                "--nr",
+                str(max(1, min(3, (args.nodes - 1).bit_length()))),
+            ),
             *("--start", str(args.packets), "--timeout", str(args.timeout), "--summary", "json"),
-        ),
+        ],
         victim=report.victim == "registry",
     )
-    node_cmd = python_command("node", f"{LOOPBACK}:{port}")
+    node_cmd = [sys.executable, "-m", "trio_dht", "node", f"{LOOPBACK}:{port}"]
     victim = registry
     try:
         await wait_listening(registry, "registry")
@@ -295,8 +177,15 @@ async def one_flood(kind: str, args: argparse.Namespace, logs: Path) -> Report:
             began = time.monotonic()
             for k in range(nodes_left):
                 spawn(f"node{k + 1}", node_cmd, victim=False)
+            verdict_seen: float | None = None
             with trio.move_on_after(args.timeout + 15):
                 while registry.poll() is None:
+                    if verdict_seen is None and find_verdict(logs, kind):
+                        verdict_seen = time.monotonic()
+                        report.run_seconds = round(verdict_seen - began, 2)
+                    elif verdict_seen is not None and time.monotonic() - verdict_seen > 5:
+                        report.notes.append("the registry did not exit within 5 s of its verdict")
+                        break
                     if victim.poll() is None:
                         try:
                             rss, fds = sample(victim.pid)
@@ -305,7 +194,8 @@ async def one_flood(kind: str, args: argparse.Namespace, logs: Path) -> Report:
                         except OSError:
                             pass
                     await trio.sleep(0.1)
-            report.run_seconds = round(time.monotonic() - began, 2)
+            if verdict_seen is None:
+                report.run_seconds = round(time.monotonic() - began, 2)
             # Before the registry's exit closes what is left.
             report.flood_opened = flood.opened
             report.flood_closed_by_victim = flood.closed_by_victim
@@ -325,22 +215,31 @@ async def one_flood(kind: str, args: argparse.Namespace, logs: Path) -> Report:
         for err in files:
             err.close()
     report.exit_status = registry.returncode
-    out = (logs / f"{kind}-registry.out").read_text(errors="replace")
-    out += (logs / f"{kind}-registry.err").read_text(errors="replace")
-    verdicts = [ln for ln in out.splitlines() if ln.startswith(("CORRECT", "INCORRECT"))]
-    report.verdict = verdicts[-1].split(":")[0] if verdicts else f"no verdict (exit {registry.returncode})"
+    verdicts = find_verdict(logs, kind)
+    report.verdict = (
+        verdicts[-1].split(":")[0] if verdicts else f"no verdict (exit {registry.returncode})"
+    )
     if verdicts and report.verdict != "CORRECT":
         report.notes.append(verdicts[-1][:200])
-    victim_log = (logs / f"{kind}-{'registry' if report.victim == 'registry' else 'node0'}.err").read_text(
-        errors="replace"
-    )
+    victim_log = (
+        logs / f"{kind}-{'registry' if report.victim == 'registry' else 'node0'}.err"
+    ).read_text(errors="replace")
     report.warnings = sum("WARNING" in line for line in victim_log.splitlines())
     report.tracebacks = victim_log.count("Traceback")
     if report.verdict != "CORRECT":
-        tail = [ln for ln in (logs / f"{kind}-node1.err").read_text(errors="replace").splitlines() if ln]
+        tail = [
+            ln for ln in (logs / f"{kind}-node1.err").read_text(errors="replace").splitlines() if ln
+        ]
         if tail:
             report.notes.append(f"node1: {tail[-1][:160]}")
     return report
+
+
+def find_verdict(logs: Path, kind: str) -> list[str]:
+    """The verdict lines the registry has printed so far (stdout or stderr)."""
+    out = (logs / f"{kind}-registry.out").read_text(errors="replace")
+    out += (logs / f"{kind}-registry.err").read_text(errors="replace")
+    return [ln for ln in out.splitlines() if ln.startswith(("CORRECT", "INCORRECT"))]
 
 
 def format_report(r: Report) -> str:
@@ -367,13 +266,23 @@ async def main_async(args: argparse.Namespace) -> list[Report]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--floods", default=",".join(FLOODS), help=f"comma-separated, from {', '.join(FLOODS)}")
-    parser.add_argument("--connections", type=int, default=256, help="hostile connections (default 256)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--floods", default=",".join(FLOODS), help=f"comma-separated, from {', '.join(FLOODS)}"
+    )
+    parser.add_argument(
+        "--connections", type=int, default=256, help="hostile connections (default 256)"
+    )
     parser.add_argument("--nodes", type=int, default=10, help="legitimate nodes (default 10)")
     parser.add_argument("--packets", type=int, default=2000, help="packets per node (default 2000)")
-    parser.add_argument("--timeout", type=int, default=60, help="the registry's --timeout (default 60)")
-    parser.add_argument("--nofile", type=int, default=None, help="RLIMIT_NOFILE of the victim (e.g. 1024)")
+    parser.add_argument(
+        "--timeout", type=int, default=60, help="the registry's --timeout (default 60)"
+    )
+    parser.add_argument(
+        "--nofile", type=int, default=None, help="RLIMIT_NOFILE of the victim (e.g. 1024)"
+    )
     parser.add_argument("--logs", default=None, help="keep the processes' stderr in this directory")
     parser.add_argument("--json", action="store_true", help="one JSON object per flood")
     args = parser.parse_args(argv)

@@ -35,7 +35,8 @@ def closed(host: str, port: int, reason: str = "malformed input") -> logging.Log
         port,
         reason,
         extra=aggregate(
-            ("closed", host, reason), f"closed {{count:,}} connections from {host} {{period}}: {reason}"
+            ("closed", host, reason),
+            f"closed {{count:,}} connections from {host} {{period}}: {reason}",
         ),
     )
 
@@ -63,11 +64,15 @@ def test_first_of_a_kind_printed_then_one_count_per_interval() -> None:
     for port in range(3):
         assert agg.offer(closed("127.0.0.2", port)) == []
     clock.now += 1.0
-    assert texts(agg.due()) == ["closed 3 connections from 127.0.0.2 in the last second: malformed input"]
+    assert texts(agg.due()) == [
+        "closed 3 connections from 127.0.0.2 in the last second: malformed input"
+    ]
     # A quiet interval forgets the kind: the next one is printed in full.
     clock.now += 1.0
     assert agg.due() == []
-    assert texts(agg.offer(closed("127.0.0.2", 7))) == ["closed connection from 127.0.0.2:7: malformed input"]
+    assert texts(agg.offer(closed("127.0.0.2", 7))) == [
+        "closed connection from 127.0.0.2:7: malformed input"
+    ]
 
 
 def test_kinds_are_counted_separately() -> None:
@@ -92,7 +97,10 @@ def test_a_due_summary_comes_out_with_the_next_record() -> None:
     agg.offer(record("x %d", 1, extra=aggregate("x")))
     agg.offer(record("x %d", 2, extra=aggregate("x")))
     clock.now += 1.5
-    assert texts(agg.offer(record("other"))) == ["1 more like this in the last second: x 1", "other"]
+    assert texts(agg.offer(record("other"))) == [
+        "1 more like this in the last second: x 1",
+        "other",
+    ]
 
 
 class Stuck(logging.Handler):

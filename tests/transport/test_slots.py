@@ -27,7 +27,9 @@ class Server:
     """A ConnectionSlots whose handler records each slot and waits until
     the test lets it end."""
 
-    def __init__(self, slots: ConnectionSlots, on_slot: Callable[[Slot], None] | None = None) -> None:
+    def __init__(
+        self, slots: ConnectionSlots, on_slot: Callable[[Slot], None] | None = None
+    ) -> None:
         self.slots = slots
         self.on_slot = on_slot
         self.served: list[Slot] = []
@@ -204,14 +206,20 @@ EMFILE_CHILD = textwrap.dedent(
 
 def test_out_of_descriptors_pauses_accepting_with_one_warning_per_interval() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", EMFILE_CHILD], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", EMFILE_CHILD],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["starved"]["accepted"] < 30
     assert result["starved"]["errors"] >= 3
     assert result["accepted"] == 30
-    warnings = [line for line in done.stderr.splitlines() if "out of file descriptors (EMFILE)" in line]
+    warnings = [
+        line for line in done.stderr.splitlines() if "out of file descriptors (EMFILE)" in line
+    ]
     assert 1 <= len(warnings) <= 4, done.stderr
     assert "Traceback" not in done.stderr
 

@@ -124,7 +124,9 @@ class Aggregator:
     are due. Pure logic with an injectable clock; not thread-safe by itself
     (LogSink calls it under its lock)."""
 
-    def __init__(self, interval: float = DEFAULT_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, interval: float = DEFAULT_INTERVAL, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.interval = interval
         self.clock = clock
         self._kinds: dict[Hashable, _Kind] = {}

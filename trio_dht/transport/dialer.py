@@ -52,7 +52,12 @@ class DialWriter(QueuedWriter):
                     finally:
                         await stream.aclose()
                 self._written(len(frame))
-        except (trio.TooSlowError, trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+        except (
+            trio.TooSlowError,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+            OSError,
+        ) as exc:
             self.broken = exc
         finally:
             self._end()

@@ -24,7 +24,15 @@ class QueuedWriter:
     closes the queue, so producers get trio.BrokenResourceError.
     """
 
-    __slots__ = ("_receive_channel", "_send_channel", "broken", "budget", "capacity", "done", "held")
+    __slots__ = (
+        "_receive_channel",
+        "_send_channel",
+        "broken",
+        "budget",
+        "capacity",
+        "done",
+        "held",
+    )
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY, budget: ByteBudget | None = None) -> None:
         self.capacity = capacity

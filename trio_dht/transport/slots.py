@@ -77,7 +77,16 @@ REAP_INTERVAL = 0.25
 class Slot:
     """One accepted connection's place in a ConnectionSlots."""
 
-    __slots__ = ("_scope", "closed", "host", "idle_timeout", "last_progress", "member", "opened", "port")
+    __slots__ = (
+        "_scope",
+        "closed",
+        "host",
+        "idle_timeout",
+        "last_progress",
+        "member",
+        "opened",
+        "port",
+    )
 
     def __init__(self, host: str, port: int, idle_timeout: float) -> None:
         now = trio.current_time()
@@ -244,7 +253,12 @@ class ConnectionSlots:
         if await _first_of(freed.wait, someone_waiting):
             return
         victim = self.longest_idle()
-        if victim is not None and victim.closed is None and self.evict is not None and self.evict(victim):
+        if (
+            victim is not None
+            and victim.closed is None
+            and self.evict is not None
+            and self.evict(victim)
+        ):
             self.evicted += 1
             log.debug("closing %s (idle %.1f s) to make room", victim.address, victim.idle_for())
             victim.close("evicted")
