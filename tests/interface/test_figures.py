@@ -17,9 +17,10 @@ from rich.console import Console
 from trio_dht.interface import figures
 from trio_dht.interface.cli import build_parser
 from trio_dht.interface.demo_app import DemoApp
+from trio_dht.interface.figure_options import run_figure_lines
 from trio_dht.overlay import mean_relays, routing_tables
 from trio_dht.overlay.analysis import relay_distribution
-from trio_dht.services.report import RunResult
+from trio_dht.services.report import NodeTotals, RunResult
 
 RUN_TIMEOUT = 120.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -138,3 +139,22 @@ def test_the_base_install_does_not_import_matplotlib() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], check=False, timeout=60)
     assert done.returncode == 0
+
+
+def test_run_figure_lines_report_the_means_or_one_error(tmp_path: Path) -> None:
+    rows = tuple(
+        NodeTotals(node_id=i, host="127.0.0.1", port=1000 + i, sent=9, received=9,
+                   relayed=r, sum_sent=0, sum_received=0)
+        for i, r in zip((3, 40, 77, 90), (2, 1, 0, 5), strict=True)
+    )  # fmt: skip
+    result = RunResult(packets_per_node=9, nr=2, nodes=rows, elapsed=1.0, quiescence="progress")
+    path = tmp_path / "r.png"
+    (line,) = run_figure_lines(str(path), result, seed=3)
+    # 8 relays / 36 received; on 4 nodes with NR 2 only sinks 3 ahead take one relay.
+    assert line == (
+        f"Figure written to {path}: relays per packet measured 0.2222 (relayed / received), "
+        "exact 1/3 = 0.3333."
+    )
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    (line,) = run_figure_lines(str(tmp_path / "nope" / "r.png"), result)
+    assert line.startswith("error: no figure: cannot write the figure")

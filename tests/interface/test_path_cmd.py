@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from trio_dht.interface.cli import main
+from trio_dht.interface.figure_options import console_path
 from trio_dht.overlay import route, routing_tables
 
 RING_B = "4,18,19,33,60,82,97,119"
@@ -89,3 +90,19 @@ def test_every_pair_of_a_random_ring_matches_the_router(capsys: pytest.CaptureFi
                 path = [int(p) for p in match[5].split(" -> ")]
                 assert path == route(s, d, tables)
                 assert len(out) == 1 + 2 * (len(path) - 1)
+
+
+def test_the_registry_console_path_uses_its_tables() -> None:
+    ids = [int(i) for i in RING_B.split(",")]
+    tables = routing_tables(ids, 3)
+    lines = console_path(tables, 3, ["97", "82"])
+    assert lines[0].startswith("Route 97 -> 82 on 8 nodes, NR 3: 97 -> 19 -> 60 -> 82")
+    for words, message in [
+        (["97"], "usage: path SRC DST"),
+        (["97", "x"], "path takes two node ids"),
+        (["97", "5"], "destination 5 is not on the ring"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            console_path(tables, 3, words)
+    with pytest.raises(ValueError, match="no overlay has been set up"):
+        console_path({}, None, ["97", "82"])

@@ -1,0 +1,72 @@
+"""What the programs need for figures and explained routes: the ``--figure``
+and ``--seed`` options, the figure of a finished run as lines to show, and the
+registry console's ``path SRC DST``. Kept apart from the drawing so the
+programs' own files only call in here."""
+
+from __future__ import annotations
+
+import argparse
+
+from trio_dht.interface.figures import PLOT_HINT, FigureError, check_figure_path, write_figure
+from trio_dht.overlay import OverlayError
+from trio_dht.overlay.analysis import describe_route
+from trio_dht.services.report import RunResult
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, seed: bool) -> None:
+    """``--figure FILE`` (and with ``seed``, ``--seed S``) for demo and registry."""
+    parser.add_argument(
+        "--figure", metavar="FILE", default=None,
+        help="after each run, draw one figure with three panels (the ring with its "
+        "routing-table chords; relays per packet, measured against the exact "
+        "distribution of this ring; load per node) to FILE, .svg or .png; needs "
+        f"matplotlib: {PLOT_HINT}",
+    )  # fmt: skip
+    if seed:
+        parser.add_argument(
+            "--seed", type=int, default=None, metavar="S",
+            help="make the run reproducible: the same S gives the same ids, routing "
+            "tables, sinks and payloads, hence the same totals (nodes inside this "
+            "process only)",
+        )  # fmt: skip
+
+
+def check_run_arguments(args: argparse.Namespace) -> str | None:
+    """A usage problem with ``--figure``, or None."""
+    path = getattr(args, "figure", None)
+    return None if path is None else check_figure_path(path)
+
+
+def run_figure_lines(path: str, result: RunResult, seed: int | None = None) -> list[str]:
+    """Draw the figure of a finished run (its ring: the nodes of its rows) and
+    say so in lines for stderr; a failure is one ``error:`` line, never an
+    exception, so a run's verdict is never lost to a figure."""
+    ids = [row.node_id for row in result.nodes]
+    try:
+        data = write_figure(path, result, ids, result.nr, seed=seed)
+    except (FigureError, OverlayError) as exc:
+        return [f"error: no figure: {exc}"]
+    measured = "not measured" if data.measured_mean is None else f"{data.measured_mean:.4f}"
+    return [
+        (
+            f"Figure written to {path}: relays per packet measured {measured} "
+            f"(relayed / received), exact {data.exact_mean} = {float(data.exact_mean):.4f}."
+        )
+    ]
+
+
+def console_path(tables: dict[int, tuple[int, ...]], nr: int | None, words: list[str]) -> list[str]:
+    """The registry console's ``path SRC DST`` on the overlay it set up
+    (``tables``: id -> entries). ValueError with a message for a person."""
+    if len(words) != 2:
+        raise ValueError("usage: path SRC DST (two node ids)")
+    if nr is None or not tables:
+        raise ValueError("no overlay has been set up (run setup-overlay first)")
+    try:
+        source, destination = (int(w) for w in words)
+    except ValueError:
+        raise ValueError(f"path takes two node ids, got {' '.join(words)!r}") from None
+    try:
+        return describe_route(tables, nr, source, destination)
+    except OverlayError as exc:
+        raise ValueError(str(exc)) from None
