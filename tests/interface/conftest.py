@@ -106,9 +106,13 @@ class Proc:
         err = "\n".join(self.err[-count:])
         return f"--- {self.name} stdout (last {count}) ---\n{out}\n--- stderr ---\n{err}"
 
-    def find(self, pattern: str | re.Pattern[str], since: int = 0) -> list[re.Match[str]]:
+    def find(
+        self, pattern: str | re.Pattern[str], since: int = 0, stream: str | None = None
+    ) -> list[re.Match[str]]:
+        """Matches in ``out`` (or in ``err`` with stream="err")."""
         regex = re.compile(pattern)
-        return [m for line in self.out[since:] if (m := regex.search(line))]
+        lines = self.err if stream == "err" else self.out
+        return [m for line in lines[since:] if (m := regex.search(line))]
 
     async def wait_for(
         self,
@@ -117,6 +121,7 @@ class Proc:
         since: int = 0,
         count: int = 1,
         timeout: float = LINE_TIMEOUT,
+        stream: str | None = None,
     ) -> re.Match[str]:
         """Wait until ``count`` stdout lines after ``since`` match; return the
         last of those matches. Fails (AssertionError with the output) on
@@ -125,7 +130,7 @@ class Proc:
         try:
             with trio.fail_after(timeout):
                 while True:
-                    found = self.find(regex, since)
+                    found = self.find(regex, since, stream)
                     if len(found) >= count:
                         return found[count - 1]
                     if self._streams_done.is_set():
@@ -215,7 +220,12 @@ class Launcher:
         name: str | None = None,
         stdin: int | None = subprocess.PIPE,
         env: dict[str, str] | None = None,
+        merge: bool = True,
     ) -> Proc:
+        """``merge``: stderr goes into the same pipe as stdout, so ``out``
+        holds both in the order they were written (results are on stdout,
+        events and errors on stderr). Without it ``out`` and ``err`` are
+        the two streams."""
         self._counter += 1
         name = name or f"{args[0] if args else 'trio_dht'}#{self._counter}"
         with trio.fail_after(STARTUP_TIMEOUT):
@@ -223,20 +233,24 @@ class Launcher:
                 command(*args),
                 stdin=stdin,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=subprocess.STDOUT if merge else subprocess.PIPE,
                 env=child_env() | (env or {}),
             )
         proc = Proc(name, process)
         self.procs.append(proc)
-        proc._open_streams = 2
-        assert process.stdout is not None and process.stderr is not None
+        proc._open_streams = 1 if merge else 2
+        assert process.stdout is not None
         self._nursery.start_soon(proc._pump, process.stdout, proc.out)
-        self._nursery.start_soon(proc._pump, process.stderr, proc.err)
+        if not merge:
+            assert process.stderr is not None
+            self._nursery.start_soon(proc._pump, process.stderr, proc.err)
         return proc
 
-    async def run(self, *args: str, timeout: float = EXIT_TIMEOUT) -> tuple[Proc, int]:
+    async def run(
+        self, *args: str, timeout: float = EXIT_TIMEOUT, merge: bool = True
+    ) -> tuple[Proc, int]:
         """Run a command to completion (stdin at EOF)."""
-        proc = await self.start(*args, stdin=subprocess.DEVNULL)
+        proc = await self.start(*args, stdin=subprocess.DEVNULL, merge=merge)
         return proc, await proc.wait(timeout)
 
     async def registry(
@@ -244,13 +258,18 @@ class Launcher:
         *args: str,
         stdin: int | None = subprocess.PIPE,
         env: dict[str, str] | None = None,
+        merge: bool = True,
     ) -> tuple[Proc, int]:
         """A registry on 127.0.0.1 with an OS-chosen port; returns it and the
-        port once it listens."""
+        port once it listens (the banner is on stderr: with ``merge`` False
+        this waits on ``err``)."""
         proc = await self.start(
-            "registry", "0", "--host", "127.0.0.1", *args, name="registry", stdin=stdin, env=env
+            "registry", "0", "--host", "127.0.0.1", *args,
+            name="registry", stdin=stdin, env=env, merge=merge,
+        )  # fmt: skip
+        match = await proc.wait_for(
+            LISTENING, timeout=STARTUP_TIMEOUT, stream=None if merge else "err"
         )
-        match = await proc.wait_for(LISTENING, timeout=STARTUP_TIMEOUT)
         return proc, int(match[1])
 
     async def node(

@@ -1,40 +1,35 @@
-"""The live traffic table: what it reads from the registry, and what a
-recording rich Console shows of a real run."""
+"""The live traffic view: what it reads from the registry, how it fits
+terminals of every size, and what a recording rich Console shows of a real
+run."""
 
 from __future__ import annotations
 
 import io
 import itertools
+import random
 import re
+from types import SimpleNamespace
+from typing import Any
 
+import attrs
+import pytest
 import trio
 from rich.console import Console
 
 from trio_dht.interface.cli import build_parser
 from trio_dht.interface.demo_app import DemoApp
-from trio_dht.interface.live import LiveDisplay, TrafficView
+from trio_dht.interface.live import LiveDisplay, TrafficView, progress_line
+from trio_dht.interface.live_table import LiveTable, compact
+from trio_dht.interface.live_view import LiveRow, LiveSnapshot
 from trio_dht.interface.registry_app import RegistryApp
+from trio_dht.interface.screen import Screen
 from trio_dht.services.node import MessagingNode
-from trio_dht.services.registry import NodeRecord, Registry, Run
+from trio_dht.services.observer import Observer
 from trio_dht.services.report import NodeTotals, RunResult
 from trio_dht.wire import get_dialect
-from trio_dht.wire.messages import ProgressReport, TrafficSummary
 
 RUN_TIMEOUT = 20.0
 ESCAPE = "\x1b"
-
-# A node's row: id, address, sent, received, relayed, sums, pkt/s, state.
-ROW = re.compile(
-    r"^\s*(\d+)\s+(127\.0\.0\.1:\d+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+(-?[\d,]+)\s+"
-    r"(-?[\d,]+)\s+([\d,]+)\s+([a-z]+)\s*$"
-)
-TOTAL = re.compile(
-    r"^\s*total\s+\d+ live\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+(-?[\d,]+)\s+(-?[\d,]+)\s+[\d,]+"
-)
-
-
-def number(text: str) -> int:
-    return int(text.replace(",", ""))
 
 
 class FakeClock:
@@ -45,30 +40,51 @@ class FakeClock:
         return self.now
 
 
-def record(node_id: int, port: int) -> NodeRecord:
-    # The view never touches the session.
-    return NodeRecord(node_id, "127.0.0.1", port, session=None)  # type: ignore[arg-type]
+@attrs.define
+class FakeRecord:
+    """What the view reads of a registry's node record."""
+
+    node_id: int
+    host: str
+    port: int
+    state: str = "registered"
+    progress: Any = None
+    summary: Any = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
 
-def progress(node_id: int, sent: int, received: int, relayed: int) -> ProgressReport:
-    return ProgressReport(node_id, sent, received, relayed, 10 * sent, 10 * received)
+class FakeRegistry:
+    """The attributes of a Registry the view reads."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[int, FakeRecord] = {}
+        self.run: Any = None
+        self.overlay_nr: int | None = None
+        self.ready = False
+        self.observer = Observer()
 
 
-def recorded(renderable: object, width: int = 160) -> str:
-    console = Console(file=io.StringIO(), width=width, record=True)
-    console.print(renderable)
-    return console.export_text()
+def counters(sent: int, received: int, relayed: int) -> SimpleNamespace:
+    return SimpleNamespace(
+        sent=sent, received=received, relayed=relayed, sum_sent=10 * sent,
+        sum_received=10 * received,
+    )  # fmt: skip
 
 
-def rows_of(text: str) -> dict[int, tuple[str, ...]]:
-    return {int(m[1]): m.groups()[1:] for line in text.splitlines() if (m := ROW.match(line))}
+def fake_run(packets: int, node_ids: tuple[int, ...], started: float, nr: int = 1) -> Any:
+    return SimpleNamespace(
+        packets=packets, nr=nr, node_ids=node_ids, started=started, done=trio.Event(), result=None
+    )
 
 
 def test_view_follows_states_progress_rates_and_departures() -> None:
     clock = FakeClock()
-    registry = Registry(get_dialect("cs455"))
-    view = TrafficView(registry, wire="cs455", clock=clock)
-    a, b = record(5, 40005), record(9, 40009)
+    registry = FakeRegistry()
+    view = TrafficView(registry, wire="cs455", clock=clock)  # type: ignore[arg-type]
+    a, b = FakeRecord(5, "127.0.0.1", 40005), FakeRecord(9, "127.0.0.1", 40009)
     registry.nodes = {5: a, 9: b}
 
     snap = view.update()
@@ -77,56 +93,56 @@ def test_view_follows_states_progress_rates_and_departures() -> None:
         (5, "registered", 0, 0.0),
         (9, "registered", 0, 0.0),
     ]
+    # Before the registry's rewrite an overlay member was "connected": it
+    # is shown as idle either way.
     registry.overlay_nr, registry.ready = 1, True
-    a.state = b.state = "connected"
-    assert view.update().phase == "ready"
+    a.state, b.state = "connected", "idle"
+    snap = view.update()
+    assert snap.phase == "ready"
+    assert [r.state for r in snap.rows] == ["idle", "idle"]
 
     # A run of 100 packets per node starts at t = 10.
     clock.now = 10.0
-    registry.run = Run(100, 1, (5, 9), started=10.0)
+    registry.run = fake_run(100, (5, 9), started=10.0)
     a.state = b.state = "sending"
-    a.progress = progress(5, 20, 10, 5)
-    b.progress = progress(9, 30, 0, 0)
+    a.progress = counters(20, 10, 5)
+    b.progress = counters(30, 0, 0)
     snap = view.update()
     assert snap.phase == "running"
     assert (snap.expected, snap.received, snap.elapsed) == (200, 10, 0.0)
     clock.now = 10.5
-    a.progress = progress(5, 60, 30, 15)
+    a.progress = counters(60, 30, 15)
+    a.state = "finished"  # the old name of relaying
     snap = view.update()
     row = {r.node_id: r for r in snap.rows}
-    # (60 + 30 + 15) - (20 + 10 + 5) packets in 0.5 s.
-    assert row[5].rate == 140.0
+    # The rate counts deliveries to the node: 30 - 10 packets in 0.5 s.
+    assert row[5].rate == 40.0
+    assert row[5].state == "relaying"
     assert row[9].rate == 0.0
     assert (snap.received, snap.elapsed, snap.rate) == (30, 0.5, 60.0)
-    line = view.progress_line()
-    assert line.startswith("progress: 30/200 packets received (15.0%)")
+    line = progress_line(snap)
+    assert line.startswith("progress: 30/200 delivered (15.0%), 0.5 s, 60 delivered/s avg")
+    assert "1 relaying, 1 sending" in line
     assert ESCAPE not in line
-
-    text = recorded(view.render())
-    rows = rows_of(text)
-    assert rows[5] == ("127.0.0.1:40005", "60", "30", "15", "600", "300", "140", "sending")
-    assert rows[9][-1] == "sending"
-    assert "30 / 200 packets received (15%)" in text
 
     # Node 9 vanishes: its row stays, marked gone, with its last numbers.
     del registry.nodes[9]
-    b.state = "gone"
     clock.now = 11.0
     row = {r.node_id: r for r in view.update().rows}
     assert row[9].state == "gone"
     assert row[9].sent == 30
 
-    # The run ends: summaries replace progress, the verdict shows.
-    a.summary = TrafficSummary(
-        5, sent=100, relayed=500, sum_sent=1000, received=100, sum_received=1000
+    # The run ends: summaries replace progress; rates are over the run.
+    a.summary = SimpleNamespace(
+        sent=100, received=100, relayed=500, sum_sent=1000, sum_received=1000
     )
     registry.run = None
-    a.state = "connected"
+    a.state = "done"
     result = RunResult(
         packets_per_node=100,
         nr=1,
         nodes=(
-            NodeTotals(5, "127.0.0.1", 40005, 100, 100, 100, 1000, 1000),
+            NodeTotals(5, "127.0.0.1", 40005, 100, 100, 500, 1000, 1000),
             NodeTotals(9, "127.0.0.1", 40009, 30, 0, 0, 300, 0, source="last-progress"),
         ),
         elapsed=2.0,
@@ -134,61 +150,208 @@ def test_view_follows_states_progress_rates_and_departures() -> None:
         gone=(9,),
     )
     registry.observer.run_finished(result)
-    view.notes = ["a note"]
     snap = view.update()
     assert snap.phase == "finished"
     assert snap.result is result
     row = {r.node_id: r for r in snap.rows}
     assert (row[5].sent, row[5].received, row[5].relayed) == (100, 100, 500)
-    assert row[5].rate == 350.0  # 700 packets handled over the run's 2 s
-    text = recorded(view.render())
-    lines = [line for line in text.splitlines() if line.strip()]
-    assert lines[-1] == result.verdict()
-    assert lines[-1].startswith("INCORRECT")
-    assert lines[-2] == "a note"
+    assert row[5].rate == 50.0  # 100 packets delivered over the run's 2 s
 
     # The next run forgets the node that left before it.
-    registry.run = Run(10, 1, (5,), started=12.0)
+    registry.run = fake_run(10, (5,), started=12.0)
     assert [r.node_id for r in view.update().rows] == [5]
-    assert view.notes == []
 
 
-def last_frame(text: str, title: str) -> list[str]:
-    """The last frame a Live drew (frames follow each other in the record)."""
+# --- fitting the terminal ---------------------------------------------------
+
+
+def busy_snapshot(nodes: int, seed: int = 1, scale: int = 1) -> LiveSnapshot:
+    """A run of 25,000 packets per node in full swing, with big payload sums."""
+    rng = random.Random(seed)
+    states = ["sending", "relaying", "done", "gone", "unresponsive"]
+    rows = tuple(
+        LiveRow(
+            node_id=i,
+            address=f"127.0.0.1:{40000 + i}",
+            sent=25_000 * scale,
+            received=rng.randrange(20_000, 30_000) * scale,
+            relayed=rng.randrange(50_000, 99_999) * scale,
+            sum_sent=rng.randrange(-(2**41), 2**41),
+            sum_received=rng.randrange(-(2**41), 2**41),
+            rate=rng.random() * 40_000,
+            state=states[i % len(states)] if i % 7 == 0 else "sending",
+        )
+        for i in range(nodes)
+    )
+    received = sum(r.received for r in rows)
+    return LiveSnapshot(
+        "running", nodes, 3, rows, 25_000 * scale, 25_000 * nodes * scale, received, 3.25,
+        run_number=1, relay_estimate=25_000 * nodes * 4 * scale,
+    )  # fmt: skip
+
+
+def draw(table: LiveTable, snap: LiveSnapshot, width: int, height: int = 24) -> list[str]:
+    console = Console(file=io.StringIO(), width=width, height=height, record=True)
+    console.print(table.frame(snap))
+    return console.export_text().rstrip("\n").splitlines()
+
+
+def shown_as(text: str, value: float) -> bool:
+    """``text`` is ``value`` in full (with separators) or compacted."""
+    return text in (f"{value:,}", compact(value))
+
+
+@pytest.mark.parametrize("nodes", [10, 127])
+@pytest.mark.parametrize("width", [80, 100, 120, 160])
+def test_the_table_fits_and_no_number_is_cut(width: int, nodes: int) -> None:
+    snap = busy_snapshot(nodes)
+    lines = draw(LiveTable("trio_dht demo", "cs455"), snap, width)
+    assert len(lines) <= 23, "\n".join(lines)  # one line left for the cursor
+    assert all(len(line) <= width for line in lines), "\n".join(lines)
+    assert not any("…" in line for line in lines), "\n".join(lines)
+    assert lines[0].startswith("trio_dht demo · ")
+
+    header = next(line for line in lines if re.match(r"^\s*node\s", line))
+    columns = header.split()
+    totals = [line for line in lines if line.lstrip().startswith("total")]
+    assert len(totals) == 1, "\n".join(lines)
+    cells = totals[0].split()
+    if "live" in cells:  # the address column's "10 live"
+        at = cells.index("live")
+        del cells[at - 1 : at + 1]
+    expected = {
+        "sent": snap.total("sent"),
+        "received": snap.total("received"),
+        "relayed": snap.total("relayed"),
+    }
+    # The totals row has a cell for each shown counter column, in order.
+    counter_cells = [c for c in cells if re.fullmatch(r"[\d,.]+[kMG]?", c)]
+    shown = [c for c in ("sent", "received", "relayed") if c in columns]
+    assert shown[:2] == ["sent", "received"]
+    for name, cell in zip(shown, counter_cells, strict=False):
+        assert shown_as(cell, expected[name]), (name, cell, "\n".join(lines))
+
+    # Every visible node row: id first, counters whole.
+    rows = {int(line.split()[0]): line.split() for line in lines if re.match(r"^\s*\d+\s", line)}
+    assert rows
+    for node_id, words in rows.items():
+        row = snap.rows[node_id]
+        numbers = [w for w in words[1:] if re.fullmatch(r"[\d,.]+[kMG]?", w)]
+        assert shown_as(numbers[0], row.sent) and shown_as(numbers[1], row.received), words
+    if nodes > len(rows):
+        more = [line for line in lines if line.startswith("... ")]
+        assert len(more) == 1
+        assert more[0].startswith(f"... {nodes - len(rows)} more nodes: ")
+    else:
+        assert len(rows) == nodes
+    if width >= 160:
+        assert "sum received" in header and "address" in header
+
+
+def test_columns_drop_in_the_stated_order() -> None:
+    snap = busy_snapshot(10)
+    table = LiveTable()
+    wide = draw(table, snap, 160)[2]
+    assert wide.split() == [
+        "node", "address", "sent", "received", "relayed", "sum", "sent", "sum", "received",
+        "recv/s", "state",
+    ]  # fmt: skip
+    assert "sum" not in draw(LiveTable(), snap, 100)[2]
+    narrow = draw(LiveTable(), snap, 60)[2].split()
+    assert "address" not in narrow and "sent" in narrow
+    tiny = draw(LiveTable(), snap, 40)
+    assert all(len(line) <= 40 for line in tiny), "\n".join(tiny)
+
+
+def test_column_widths_stay_put_as_numbers_grow() -> None:
+    table = LiveTable()
+    early = busy_snapshot(10)
+    early = attrs.evolve(
+        early,
+        rows=tuple(
+            attrs.evolve(r, received=7, relayed=3, sum_sent=1, sum_received=1) for r in early.rows
+        ),
+        received=70,
+    )
+    late = busy_snapshot(10)
+    first = draw(table, early, 160)
+    second = draw(table, late, 160)
+    # The column header (and so every column's position) did not move.
+    assert first[2] == second[2], "\n".join(first + second)
+
+
+def test_compact_numbers() -> None:
+    assert [compact(v) for v in (0, 987, 1000, 25_000, 131_072, 3_175_000, -2_500_000_000)] == [
+        "0", "987", "1.00k", "25.0k", "131k", "3.17M", "-2.50G",
+    ]  # fmt: skip
+
+
+# --- the display, without a capable terminal ---------------------------------
+
+
+@pytest.mark.parametrize("term", ["pipe", "dumb"])
+async def test_plain_progress_lines_without_a_capable_terminal(
+    term: str, autojump_clock: trio.abc.Clock
+) -> None:
+    registry = FakeRegistry()
+    registry.nodes = {3: FakeRecord(3, "127.0.0.1", 40003, "sending", counters(50, 20, 0))}
+    run = fake_run(50, (3,), started=trio.current_time())
+    registry.run = run
+    out = io.StringIO()
+    if term == "dumb":
+        console = Console(file=out, width=100, force_terminal=True, _environ={"TERM": "dumb"})
+    else:
+        console = Console(file=out, width=100)
+    display = LiveDisplay(TrafficView(registry, clock=trio.current_time), Screen(console))  # type: ignore[arg-type]
+    assert not display.interactive
+    with trio.fail_after(RUN_TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(display.follow, run)
+            await trio.sleep(3.5)
+            run.done.set()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("progress: 20/50 delivered (40.0%), 1.0 s,")
+    assert ESCAPE not in out.getvalue()
+
+
+# --- real runs on a recording terminal ---------------------------------------
+
+NUM = r"-?[\d,]+"
+
+
+def final_table(text: str, title: str) -> list[str]:
+    """The final table left on screen: the last frame drawn with ``title``."""
     return text[text.rindex(title) :].splitlines()
 
 
-def check_final_frame(frame: list[str], result: RunResult) -> None:
-    rows = rows_of("\n".join(frame))
-    assert set(rows) == {n.node_id for n in result.nodes}
-    for node in result.nodes:
-        shown = rows[node.node_id]
-        assert shown[0] == f"{node.host}:{node.port}"
-        assert tuple(number(x) for x in shown[1:6]) == (
-            node.sent, node.received, node.relayed, node.sum_sent, node.sum_received,
-        )  # fmt: skip
-    totals = [m for line in frame if (m := TOTAL.match(line))]
+def check_final_table(frame: list[str], result: RunResult) -> None:
+    rows = {}
+    for line in frame:
+        if m := re.match(rf"^\s*(\d+)\s+127\.0\.0\.1:\d+\s+({NUM})\s+({NUM})\s+({NUM})\s", line):
+            rows[int(m[1])] = tuple(int(g.replace(",", "")) for g in m.groups()[1:])
+    assert rows == {n.node_id: (n.sent, n.received, n.relayed) for n in result.nodes}, frame
+    totals = [line for line in frame if line.lstrip().startswith("total")]
     assert len(totals) == 1
-    assert tuple(number(x) for x in totals[0].groups()) == (
-        result.sent, result.received, result.relayed, result.sum_sent, result.sum_received,
-    )  # fmt: skip
-    assert f"{result.received:,} / {result.sent:,} packets received (100%)" in "\n".join(frame)
-    lines = [line for line in frame if line.strip()]
-    assert lines[-1] == result.verdict()
+    assert f"{result.sent:,}" in totals[0] and f"{result.relayed:,}" in totals[0]
+    assert f"{result.received:,} / {result.sent:,} delivered (100%)" in "\n".join(frame)
 
 
 async def test_registry_live_table_on_a_recording_terminal() -> None:
-    """``registry --live`` with in-process nodes: every row is drawn while
-    the counters grow, and the last frame holds the final totals and the
-    verdict."""
+    """An unattended registry with in-process nodes on a (recorded)
+    terminal: counters drawn during the run never go backwards, the final
+    table stays, then the details and the verdict."""
     nodes, packets = 4, 5000
     args = build_parser().parse_args(
-        ["registry", "0", "--host", "127.0.0.1", "--live", "--nodes", str(nodes), "--nr", "2",
+        ["registry", "0", "--host", "127.0.0.1", "--nodes", str(nodes), "--nr", "2",
          "--start", str(packets)]
     )  # fmt: skip
-    console = Console(file=io.StringIO(), width=160, record=True, force_terminal=True)
+    from trio_dht.interface.options import check_registry
+
+    assert check_registry(args) is None
+    console = Console(file=io.StringIO(), width=120, height=30, record=True, force_terminal=True)
     app = RegistryApp(args, console)
-    assert app.display is not None and app.display.interactive
+    assert app.display.interactive
     app.display.period = 0.02
     seen: list[dict[int, tuple[int, int, int]]] = []
 
@@ -216,9 +379,8 @@ async def test_registry_live_table_on_a_recording_terminal() -> None:
             await trio.sleep_forever()
 
     assert status == [0]
-    result = app.observer.results[-1]
+    result = app.results[-1]
     assert result.correct and result.sent == nodes * packets
-    # Counters drawn during the run never go backwards nor past the end.
     final = {n.node_id: (n.sent, n.received, n.relayed) for n in result.nodes}
     for earlier, later in itertools.pairwise(seen):
         for node_id, counts in earlier.items():
@@ -227,51 +389,29 @@ async def test_registry_live_table_on_a_recording_terminal() -> None:
     for snapshot in seen:
         for node_id, counts in snapshot.items():
             assert all(x <= y for x, y in zip(counts, final[node_id], strict=True))
-    assert {r.node_id: (r.sent, r.received, r.relayed) for r in app.display.view.update().rows} == (
-        final
-    )
 
     text = console.export_text()
     assert "Registry listening on port" in text
-    frame = last_frame(text, "trio_dht registry ·")
-    check_final_frame(frame, result)
-    assert any("mean relays per packet" in line for line in frame)
+    frame = final_table(text, "trio_dht registry ·")
+    assert "finished" in frame[0]
+    check_final_table(frame, result)
+    lines = [line for line in frame if line.strip()]
+    assert any("mean relays per packet" in line for line in lines)
+    assert lines[-1] == result.verdict()
 
 
 async def test_demo_live_table_on_a_recording_terminal() -> None:
     args = build_parser().parse_args(["demo", "--nodes", "5", "--nr", "2", "--packets", "2000"])
-    console = Console(file=io.StringIO(), width=160, record=True, force_terminal=True)
+    console = Console(file=io.StringIO(), width=80, height=24, record=True, force_terminal=True)
     app = DemoApp(args, console)
     with trio.fail_after(RUN_TIMEOUT):
         status = await app.main()
     assert status == 0
     assert app.result is not None and app.result.correct
     text = console.export_text()
-    frame = last_frame(text, "trio_dht demo ·")
-    assert "finished" in frame[0]
-    check_final_frame(frame, app.result)
-    assert any(line.startswith("Wall time ") for line in frame)
-    # The raw output did use the terminal's escape codes.
+    frame = final_table(text, "trio_dht demo ·")
+    assert all(len(line) <= 80 for line in frame)
+    lines = [line for line in frame if line.strip()]
+    assert lines[-1] == app.result.verdict()
     assert ESCAPE in console.file.getvalue()  # type: ignore[attr-defined]
-
-
-async def test_plain_display_prints_progress_lines_without_escape_codes() -> None:
-    clock = FakeClock()
-    registry = Registry(get_dialect("cs455"))
-    registry.nodes = {3: record(3, 40003)}
-    registry.run = Run(50, 1, (3,), started=0.0)
-    registry.nodes[3].progress = progress(3, 50, 20, 0)
-    clock.now = 2.0
-    out = io.StringIO()
-    console = Console(file=out, width=100)
-    assert not console.is_terminal
-    display = LiveDisplay(TrafficView(registry, clock=clock), console, plain_interval=0.01)
-    with trio.fail_after(RUN_TIMEOUT):
-        async with trio.open_nursery() as nursery:
-            await nursery.start(display.run)
-            while "\n" not in out.getvalue():
-                await trio.sleep(0.01)
-            nursery.cancel_scope.cancel()
-    first = out.getvalue().splitlines()[0]
-    assert first == "progress: 20/50 packets received (40.0%), 2.0 s, 10 pkt/s delivered"
-    assert ESCAPE not in out.getvalue()
+    assert any(line.startswith("Wall time ") for line in text.splitlines())

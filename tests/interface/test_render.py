@@ -6,7 +6,10 @@ from __future__ import annotations
 import io
 import random
 import re
+from types import SimpleNamespace
+from typing import Any
 
+import attrs
 import pytest
 from rich.console import Console, RenderableType
 
@@ -19,10 +22,7 @@ from trio_dht.interface.render import (
     run_details,
     summary_table,
 )
-from trio_dht.services.node import MessagingNode
-from trio_dht.services.registry import NodeRecord
 from trio_dht.services.report import NodeTotals, RunResult
-from trio_dht.wire import get_dialect
 
 WIDTH = 150
 NUM = r"-?[\d,]+"
@@ -142,19 +142,32 @@ def test_registry_prints_table_details_and_verdict() -> None:
     console = recording_console()
     app = app_printing_into(console)
     result = balanced_run(IDS, 2500)
-    app.observer.run_finished(result)
+    app.report(result)
     lines = console.export_text().splitlines()
     rows, totals = parse_summary(lines)
     assert set(rows) == set(IDS) and totals[:2] == (25_000, 25_000)
 
     total_at = next(i for i, line in enumerate(lines) if TOTAL.match(line))
     rest = [line for line in lines[total_at + 1 :] if line.strip()]
-    assert rest[0] == run_details(result)
+    assert rest[:2] == run_details(result)
     assert "10 nodes, NR 3, 2,500 packets per node" in rest[0]
-    relays = re.search(r"mean relays per packet (\d+\.\d{4});", rest[0])
+    relays = re.search(r"mean relays per packet (\d+\.\d{4})\.", rest[1])
     assert relays is not None and float(relays[1]) == round(result.relayed / 25_000, 4)
-    assert rest[1] == "CORRECT: 25000 sent, 25000 received, sums match"
-    assert app.observer.results == [result]
+    assert "End of run: every packet counted in the nodes' progress reports" in rest[1]
+    assert rest[2] == "CORRECT: 25000 sent, 25000 received, sums match"
+    assert app.results == [result]
+
+
+@pytest.mark.parametrize("nodes", [10, 127])
+def test_summary_table_fits_80_columns_without_cutting_numbers(nodes: int) -> None:
+    result = balanced_run(list(range(nodes)), 25_000 // nodes * 10 if nodes < 100 else 2_000)
+    console = Console(record=True, width=80, file=io.StringIO(), color_system=None)
+    console.print(summary_table(result))
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    rows, totals = parse_summary(lines)
+    assert len(rows) == nodes
+    assert totals[3] == result.sum_sent and totals[4] == result.sum_received
 
 
 def test_incorrect_verdict_says_what_is_wrong() -> None:
@@ -165,7 +178,7 @@ def test_incorrect_verdict_says_what_is_wrong() -> None:
     result = RunResult(100, 1, rows, 0.1, "stalled")
     console = recording_console()
     app = app_printing_into(console)
-    app.observer.run_finished(result)
+    app.report(result)
     lines = [line for line in console.export_text().splitlines() if line.strip()]
     verdict = lines[-1]
     assert verdict.startswith("INCORRECT: ")
@@ -177,12 +190,26 @@ def test_incorrect_verdict_says_what_is_wrong() -> None:
 
 def test_details_line_without_packets() -> None:
     result = RunResult(0, 3, (NodeTotals(1, "h", 1, 0, 0, 0, 0, 0),), 0.0, "progress")
-    assert "mean relays per packet -;" in run_details(result)
+    assert "mean relays per packet -." in run_details(result)[1]
     assert result.verdict() == "CORRECT: 0 sent, 0 received, sums match"
 
 
-def records(ids: list[int]) -> dict[int, NodeRecord]:
-    return {i: NodeRecord(i, "127.0.0.1", 41000 + i, None) for i in ids}
+@attrs.define
+class Record:
+    """What the tables read of a registry's node record."""
+
+    node_id: int
+    host: str
+    port: int
+    state: str = "registered"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def records(ids: list[int]) -> dict[int, Any]:
+    return {i: Record(i, "127.0.0.1", 41000 + i) for i in ids}
 
 
 def test_node_list_table() -> None:
@@ -196,7 +223,7 @@ def test_node_list_table() -> None:
             found[int(m[2])] = (int(m[1]), m[3])
     assert found == {
         8: (41008, "registered"),
-        33: (41033, "connected"),
+        33: (41033, "idle"),  # the registry's old name for it
         120: (41120, "registered"),
     }
 
@@ -221,17 +248,18 @@ def test_routing_tables_table() -> None:
 
 @pytest.mark.parametrize("with_peers", [False, True])
 def test_node_counters_table(with_peers: bool) -> None:
-    node = MessagingNode("127.0.0.1", 5000, get_dialect("cs455"))
-    node.node_id, node.host, node.port, node.state = 42, "127.0.0.1", 45678, "connected"
-    c = node.counters
-    c.sent, c.received, c.relayed = 25_000, 24_990, 22_222
-    c.sum_sent, c.sum_received, c.dropped = -123_456_789_012, 98_765_432_100, 3
-    if with_peers:
-        node.peers = [
-            type("P", (), {"node_id": i, "host": "127.0.0.1", "port": 1000 + i})() for i in (50, 61)
-        ]
-    text = "\n".join(render(node_counters_table(node)))
-    assert "Node 42 at 127.0.0.1:45678 (connected)" in text
+    # What the table reads of a MessagingNode.
+    c = SimpleNamespace(
+        sent=25_000, received=24_990, relayed=22_222, sum_sent=-123_456_789_012,
+        sum_received=98_765_432_100, dropped=3,
+    )  # fmt: skip
+    peers = [SimpleNamespace(node_id=i, host="127.0.0.1", port=1000 + i) for i in (50, 61)]
+    node = SimpleNamespace(
+        node_id=42, address="127.0.0.1:45678", state="connected", counters=c,
+        peers=peers if with_peers else [],
+    )  # fmt: skip
+    text = "\n".join(render(node_counters_table(node)))  # type: ignore[arg-type]
+    assert "Node 42 at 127.0.0.1:45678 (idle)" in text
     assert re.search(r"25,000\s+24,990\s+22,222\s+-123,456,789,012\s+98,765,432,100\s+3\b", text), (
         text
     )

@@ -5,16 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
+import attrs
 import pytest
 import trio
 from rich.console import Console
 
 from trio_dht.interface.cli import build_parser
 from trio_dht.interface.demo_app import DemoApp
+from trio_dht.interface.screen import Screen
 from trio_dht.interface.summary_formats import (
+    COUNTERS,
     CSV_HEADER,
+    RUN_FIELDS,
     RunSummary,
+    document,
     parse_summary_json,
     result_block,
     summary_csv,
@@ -31,7 +37,7 @@ def make_result(*, lose_one: bool = False) -> RunResult:
     rows = (
         NodeTotals(4, "127.0.0.1", 40001, 1000, 1001, 1500, big, -big + 7),
         NodeTotals(19, "127.0.0.1", 40002, 1000, 999 - lose_one, 1400, -big + 7, big),
-        NodeTotals(77, "127.0.0.1", 40003, 1000, 1000, 1600, 5, 5, dropped=lose_one),
+        NodeTotals(77, "127.0.0.1", 40003, 1000, 1000, 1600, 5, 5, dropped=int(lose_one)),
     )
     return RunResult(
         packets_per_node=1000,
@@ -93,19 +99,58 @@ def test_json_of_an_incorrect_run() -> None:
 def test_csv_lines_parse_without_thousands_separators() -> None:
     result = make_result()
     lines = summary_csv(result)
-    rows = list(csv.reader(lines))
-    assert tuple(rows[0]) == CSV_HEADER
-    assert len(rows) == 1 + len(result.nodes) + 1
-    for row, node in zip(rows[1:-1], result.nodes, strict=True):
-        assert [int(x) for x in row] == [
-            node.node_id, node.sent, node.received, node.relayed, node.sum_sent, node.sum_received,
+    rows = list(csv.DictReader(lines))
+    assert tuple(next(csv.reader(lines[:1]))) == CSV_HEADER
+    assert len(rows) == len(result.nodes) + 1
+    for row, node in zip(rows[:-1], result.nodes, strict=True):
+        assert row["run"] == "1"
+        assert [int(row[k]) for k in ("node", "port", *COUNTERS)] == [
+            node.node_id, node.port, node.sent, node.received, node.relayed, node.sum_sent,
+            node.sum_received, node.dropped,
         ]  # fmt: skip
+        assert row["verdict"] == ""  # run-level fields are on the total row
     total = rows[-1]
-    assert total[0] == "total"
-    assert [int(x) for x in total[1:]] == [
+    assert total["node"] == "total"
+    assert [int(total[k]) for k in COUNTERS] == [
         result.sent, result.received, result.relayed, result.sum_sent, result.sum_received,
+        result.dropped,
     ]  # fmt: skip
-    assert all("_" not in field and " " not in field for row in rows[1:] for field in row)
+    assert total["verdict"] == result.verdict() and total["correct"] == "true"
+    assert total["elapsed"] == "1.25"
+    assert all("_" not in row[k] and " " not in row[k] for row in rows for k in COUNTERS)
+
+
+def test_json_and_csv_carry_the_same_fields() -> None:
+    result = make_result(lose_one=True)
+    data = summary_dict(result)
+    total = list(csv.DictReader(summary_csv(result)))[-1]
+    run_level = set(data) - {"totals", "nodes"}
+    assert run_level == set(RUN_FIELDS) | {"run"}
+    assert set(data["totals"]) == set(COUNTERS)
+    assert set(data["nodes"][0]) == {"node_id", "host", "port", *COUNTERS, "source"}
+    for name in ("verdict", "packets_per_node", "nr", "expected_sent", "quiescence"):
+        assert str(data[name]) == total[name]
+    assert data["correct"] is False and total["correct"] == "false"
+    assert data["totals"]["dropped"] == int(total["dropped"]) == 1
+
+
+def test_elapsed_is_rounded_to_the_millisecond() -> None:
+    result = attrs.evolve(make_result(), elapsed=1.23456789, sending_elapsed=0.98765432)
+    data = summary_dict(result)
+    assert (data["elapsed"], data["sending_elapsed"]) == (1.235, 0.988)
+    total = list(csv.DictReader(summary_csv(result)))[-1]
+    assert (total["elapsed"], total["sending_elapsed"]) == ("1.235", "0.988")
+
+
+def test_several_runs_make_one_document() -> None:
+    good, bad = make_result(), make_result(lose_one=True)
+    data = json.loads(document([good, bad], "json"))
+    assert data["correct"] is False
+    assert data["verdict"] == bad.verdict()
+    assert [run["run"] for run in data["runs"]] == [1, 2]
+    rows = list(csv.DictReader(io.StringIO(document([good, bad], "csv"))))
+    assert [row["run"] for row in rows if row["node"] == "total"] == ["1", "2"]
+    assert json.loads(document([good], "json"))["verdict"] == good.verdict()
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
@@ -121,47 +166,59 @@ def test_unknown_format_is_refused() -> None:
         result_block(make_result(), "yaml")
 
 
-async def run_demo(*args: str) -> tuple[DemoApp, int, list[str]]:
+async def run_demo(*args: str) -> tuple[DemoApp, int, str, str]:
+    """The demo in this process: its stdout and stderr, as text."""
     parsed = build_parser().parse_args(["demo", *args])
-    out = io.StringIO()
-    app = DemoApp(parsed, console=Console(file=out, width=200, no_color=True, highlight=False))
+    out, err = io.StringIO(), io.StringIO()
+    screen = Screen(Console(file=out, width=200), Console(file=err, width=200))
+    app = DemoApp(parsed, screen)
     with trio.fail_after(DEMO_TIMEOUT):
         status = await app.main()
-    return app, status, out.getvalue().splitlines()
+    return app, status, out.getvalue(), err.getvalue()
 
 
-async def test_demo_prints_a_json_summary_matching_the_counters() -> None:
-    app, status, lines = await run_demo(
+async def test_demo_prints_one_json_document_matching_the_counters() -> None:
+    app, status, out, err = await run_demo(
         "--nodes", "4", "--nr", "2", "--packets", "300", "--summary", "json"
     )
-    assert status == 0, "\n".join(lines)
+    assert status == 0, out + err
     assert app.result is not None
-    documents = [line for line in lines if line.startswith("{")]
-    assert len(documents) == 1
-    data = json.loads(documents[0])
+    data = json.loads(out)  # stdout is the document and nothing else
     assert data["correct"] is True
     assert data["totals"]["sent"] == data["totals"]["received"] == 4 * 300
     assert data["totals"]["sum_sent"] == data["totals"]["sum_received"] == app.result.sum_sent
     assert {n["node_id"]: n["received"] for n in data["nodes"]} == {
         n.node_id: n.received for n in app.result.nodes
     }
-    assert lines[-1] == app.result.verdict()
-    assert lines[-1].startswith("CORRECT")
+    assert data["verdict"] == app.result.verdict()
+    assert "Registered node" in err and "mean relays per packet" in err
 
 
-async def test_demo_prints_a_csv_summary_matching_the_counters() -> None:
-    app, status, lines = await run_demo(
+async def test_demo_prints_one_csv_table_matching_the_counters() -> None:
+    app, status, out, err = await run_demo(
         "--nodes", "4", "--nr", "2", "--packets", "250", "--summary", "csv"
     )
-    assert status == 0, "\n".join(lines)
+    assert status == 0, out + err
     assert app.result is not None
-    start = lines.index(",".join(CSV_HEADER))
-    rows = list(csv.reader(lines[start + 1 : start + 1 + 4 + 1]))
-    by_id = {int(row[0]): [int(x) for x in row[1:]] for row in rows[:-1]}
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 4 + 1
+    by_id = {int(row["node"]): [int(row[k]) for k in COUNTERS[:5]] for row in rows[:-1]}
     assert by_id == {
         n.node_id: [n.sent, n.received, n.relayed, n.sum_sent, n.sum_received]
         for n in app.result.nodes
     }
-    assert rows[-1][0] == "total"
-    assert int(rows[-1][1]) == int(rows[-1][2]) == 1000
-    assert lines[-1].startswith("CORRECT")
+    assert rows[-1]["node"] == "total"
+    assert int(rows[-1]["sent"]) == int(rows[-1]["received"]) == 1000
+    assert rows[-1]["verdict"].startswith("CORRECT")
+
+
+async def test_output_file_gets_the_document_and_stdout_the_verdict(tmp_path: Path) -> None:
+    target = tmp_path / "run.json"
+    app, status, out, _ = await run_demo(
+        "--nodes", "3", "--nr", "1", "--packets", "100", "--summary", "json", "--output",
+        str(target),
+    )  # fmt: skip
+    assert status == 0
+    assert app.result is not None
+    assert json.loads(target.read_text())["verdict"] == app.result.verdict()
+    assert out == ""

@@ -1,130 +1,270 @@
-"""Console plumbing shared by the registry and node programs: reading
-commands, printing, logging, signals."""
+"""The command console shared by the registry and node programs: a prompt,
+line editing and history (the standard library's readline) when a person
+types at a terminal, plain line reading when commands are piped in;
+completion of command names, suggestions for typos, and signals.
+
+Lines are read by a worker thread: putting stdin in non-blocking mode for
+trio would also make the shared terminal non-blocking for the writes.
+"""
 
 from __future__ import annotations
 
+import difflib
 import io
-import logging
+import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
+import attrs
 import trio
-from rich.console import Console, RenderableType
-from rich.logging import RichHandler
 
-from trio_dht.services.observer import Observer
-from trio_dht.services.report import RunResult
+from trio_dht.interface.exit_codes import SIGNAL_EXIT
+from trio_dht.interface.screen import Screen
 
-# The exit statuses a shell gives to processes ended by these signals.
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+try:  # absent on some platforms (Windows); then no line editing
+    import termios
+except ImportError:  # pragma: no cover
+    termios = None  # type: ignore[assignment]
 
-
-def make_console() -> Console:
-    """stdout console; plain and wide enough for tables when not a terminal."""
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 120), no_color=True)
-    return console
-
-
-def setup_logging(verbosity: int, console: Console) -> None:
-    """-q (-1): errors only; default (0): warnings; -v: info; -vv: debug.
-
-    Logs go to stderr so stdout stays parseable."""
-    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
-        max(-1, min(verbosity, 2)), logging.DEBUG
-    )
-    err = Console(stderr=True, highlight=False)
-    handler: logging.Handler
-    if err.is_terminal:
-        handler = RichHandler(console=err, show_path=False, rich_tracebacks=False)
-        # RichHandler draws the time and level itself (without a formatter
-        # basicConfig would add "LEVEL:name:" again).
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+__all__ = [
+    "SIGNAL_EXIT",
+    "Command",
+    "CommandReader",
+    "is_terminal",
+    "no_echo",
+    "parse_int",
+    "stdin_is_terminal",
+    "suggest",
+    "watch_signals",
+]
 
 
-@contextmanager
-def logs_through(console: Console) -> Iterator[None]:
-    """While a live display owns the terminal, draw rich log records with its
-    console so they scroll above the display instead of tearing it."""
-    swapped: list[tuple[RichHandler, Console]] = []
-    if console.is_terminal:
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, RichHandler) and handler.console.is_terminal:
-                swapped.append((handler, handler.console))
-                handler.console = console
+@attrs.frozen
+class Command:
+    """One console command: its name, short forms, arguments and help."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    args: str = ""
+    help: str = ""
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+def help_text(commands: Sequence[Command]) -> str:
+    """The 'help' answer: one line per command, its short forms, what it does."""
+    rows = []
+    for command in commands:
+        names = " | ".join(f"{word} {command.args}".rstrip() for word in command.words)
+        rows.append((names, command.help))
+    width = max(len(names) for names, _ in rows)
+    return "Commands:\n" + "\n".join(f"  {names:<{width}}  {text}" for names, text in rows)
+
+
+def find_command(commands: Sequence[Command], word: str) -> Command | None:
+    for command in commands:
+        if word in command.words:
+            return command
+    return None
+
+
+def suggest(commands: Sequence[Command], word: str) -> str:
+    """What to say about an unknown command (a close match if there is one)."""
+    words = [w for c in commands for w in c.words]
+    close = difflib.get_close_matches(word, words, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"Unknown command {word!r}; {hint}type 'help' for the list."
+
+
+def is_terminal(stream: Any) -> bool:
     try:
-        yield
-    finally:
-        for handler, previous in swapped:
-            handler.console = previous
-
-
-class ConsoleObserver(Observer):
-    """Prints a service's events on the console."""
-
-    def __init__(self, console: Console, on_result: Callable[[RunResult], None] | None = None) -> None:
-        super().__init__()
-        self.console = console
-        self._on_result = on_result
-        # Raised by changed(); a live view polls and lowers it.
-        self.dirty = True
-
-    def say(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-    def show(self, renderable: RenderableType) -> None:
-        self.console.print(renderable)
-
-    def run_finished(self, result: RunResult) -> None:
-        super().run_finished(result)
-        if self._on_result is not None:
-            self._on_result(result)
-
-    def changed(self) -> None:
-        # Called on every counter or state change: only raise a flag.
-        self.dirty = True
+        return stream is not None and not stream.closed and bool(stream.isatty())
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def stdin_is_terminal() -> bool:
     """stdin is an open terminal (a person may type; the terminal echoes)."""
-    stream = sys.stdin
-    try:
-        return stream is not None and not stream.closed and stream.isatty()
-    except (OSError, ValueError):
-        return False
+    return is_terminal(sys.stdin)
 
 
-async def read_commands(handle: Callable[[str], Awaitable[None]]) -> None:
-    """Feed each non-empty stdin line to ``handle`` until end of input.
-
-    Lines are read by a worker thread: putting stdin in non-blocking mode for
-    trio would also make the shared terminal non-blocking for rich's writes.
-    At end of input this returns (it never spins); the caller keeps running.
-    """
-    stream = sys.stdin
-    if stream is None or stream.closed:
+@contextmanager
+def no_echo() -> Iterator[None]:
+    """Keys typed while a live table is drawn are not echoed into it (they
+    are read after the run, at the next prompt). A no-op off a terminal."""
+    if termios is None or not stdin_is_terminal():
+        yield
         return
-    if isinstance(stream, io.TextIOWrapper):
-        # A stray non-UTF-8 byte must make an unknown command, not a
-        # UnicodeDecodeError (a ValueError) that silently ends the console.
-        stream.reconfigure(errors="replace")
-    while True:
+    fd = sys.stdin.fileno()
+    try:
+        saved = termios.tcgetattr(fd)
+    except termios.error:
+        yield
+        return
+    quiet = list(saved)
+    quiet[3] = quiet[3] & ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+class _ReadlinePrompt:
+    """The readline prompt on stdout (a terminal) while input is awaited."""
+
+    def __init__(self, text: str, readline: Any) -> None:
+        self.text = text
+        self._readline = readline
+
+    def hide(self) -> None:
+        sys.stdout.write("\r\x1b[2K")
+        sys.stdout.flush()
+
+    def show(self) -> None:
+        sys.stdout.write(self.text + self._readline.get_line_buffer())
+        sys.stdout.flush()
+
+
+class _PlainPrompt:
+    """A prompt written to stderr (stdin is a terminal, stdout is not)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def hide(self) -> None:
+        sys.stderr.write("\r\x1b[2K")
+        sys.stderr.flush()
+
+    def show(self) -> None:
+        sys.stderr.write(self.text)
+        sys.stderr.flush()
+
+
+class CommandReader:
+    """Reads commands until end of input.
+
+    ``prompt`` gives the prompt text (it may change: a node's id is known
+    only once it registered). At a terminal, end of input (Ctrl-D) runs
+    ``on_terminal_eof``; from a pipe or file it runs ``on_pipe_eof``. Each
+    says what happens next.
+    """
+
+    def __init__(
+        self,
+        screen: Screen,
+        commands: Sequence[Command],
+        prompt: Callable[[], str],
+        *,
+        on_terminal_eof: Callable[[], Awaitable[None]],
+        on_pipe_eof: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.screen = screen
+        self.commands = commands
+        self.prompt = prompt
+        self.on_terminal_eof = on_terminal_eof
+        self.on_pipe_eof = on_pipe_eof
+        self._readline: Any = None
+        self._saved_tty: Any = None
+
+    @property
+    def mode(self) -> str:
+        """readline (stdin and stdout terminals), terminal (stdin only) or pipe."""
+        if not stdin_is_terminal():
+            return "pipe"
+        return "readline" if is_terminal(sys.stdout) else "terminal"
+
+    def _complete(self, text: str, state: int) -> str | None:
+        readline = self._readline
+        if readline.get_begidx() != 0:
+            return None  # only the command word is completed
+        matches = sorted(w + " " for c in self.commands for w in c.words if w.startswith(text))
+        return matches[state] if state < len(matches) else None
+
+    def _setup_readline(self) -> None:
+        import readline
+
+        self._readline = readline
+        readline.set_completer(self._complete)
+        readline.set_completer_delims(" \t")
+        if "libedit" in (readline.__doc__ or ""):
+            readline.parse_and_bind("bind ^I rl_complete")
+        else:
+            readline.parse_and_bind("tab: complete")
+
+    async def run(self, handle: Callable[[str], Awaitable[None]]) -> None:
+        stream = sys.stdin
+        if stream is None or stream.closed:
+            await self.on_pipe_eof()
+            return
+        if isinstance(stream, io.TextIOWrapper):
+            # A stray non-UTF-8 byte must make an unknown command, not a
+            # UnicodeDecodeError (a ValueError) that silently ends the console.
+            stream.reconfigure(errors="replace")
+        mode = self.mode
+        if mode != "pipe" and termios is not None:
+            try:
+                self._saved_tty = termios.tcgetattr(stream.fileno())
+            except (termios.error, OSError, ValueError):
+                self._saved_tty = None
+        if mode == "readline":
+            self._setup_readline()
         try:
-            line = await trio.to_thread.run_sync(stream.readline, abandon_on_cancel=True)
+            while True:
+                line = await self._read_line(mode)
+                if line is None:
+                    if mode == "pipe":
+                        await self.on_pipe_eof()
+                    else:
+                        await self.on_terminal_eof()
+                    return
+                line = line.strip()
+                if line:
+                    await handle(line)
+        finally:
+            self.screen.prompt = None
+            self._restore_terminal()
+
+    async def _read_line(self, mode: str) -> str | None:
+        """One line, or None at end of input."""
+        if mode == "readline":
+            text = self.prompt()
+            self.screen.prompt = _ReadlinePrompt(text, self._readline)
+            try:
+                return await trio.to_thread.run_sync(input, text, abandon_on_cancel=True)
+            except EOFError:
+                sys.stdout.write("\n")
+                return None
+            except (OSError, ValueError):
+                return None
+            finally:
+                self.screen.prompt = None
+        if mode == "terminal":
+            prompt = _PlainPrompt(self.prompt())
+            prompt.show()
+            self.screen.prompt = prompt
+        try:
+            line = await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
         except (OSError, ValueError):
+            return None
+        finally:
+            self.screen.prompt = None
+        return line if line else None
+
+    def _restore_terminal(self) -> None:
+        """Leaving while readline waits for a key must not leave the terminal
+        without echo: put back the settings found at the start."""
+        if self._saved_tty is None or termios is None:
             return
-        if not line:
-            return
-        line = line.strip()
-        if line:
-            await handle(line)
+        try:
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, self._saved_tty)
+        except (termios.error, OSError, ValueError):
+            pass
 
 
 async def watch_signals(
@@ -151,3 +291,10 @@ def parse_int(text: str, what: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"{what} must be between {low} and {high}, not {value}")
     return value
+
+
+def terminal_size() -> os.terminal_size:
+    """The terminal's size as the help text and tables see it."""
+    import shutil
+
+    return shutil.get_terminal_size()

@@ -1,15 +1,14 @@
 """``trio_dht demo``: the whole task in one command.
 
 Starts a registry and K messaging nodes on 127.0.0.1, sets up the overlay,
-runs the task with the live traffic table on screen, and ends on the
-registry's verdict line; the exit status is 0 only if the totals are
-correct. The nodes run inside this process (one trio run loop: fast to
-start) or, with ``--processes``, one OS process each (what a real deployment
-looks like).
+runs the task with its progress on stderr (the live table on a terminal),
+and ends on the registry's verdict on stdout; the exit status is 0 only if
+the totals are correct. The nodes run inside this process (one trio run
+loop: fast to start) or, with ``--processes``, one OS process each (what a
+real deployment looks like).
 
-With stdin a terminal the registry's console commands keep working during
-the run (``list``, ``route``, ...); ``--stay`` keeps the overlay up after the
-verdict until ``exit``. Otherwise the demo runs to the end unattended.
+``--stay`` (with stdin a terminal) keeps the overlay up after the verdict
+and gives the registry's console until ``exit``.
 """
 
 from __future__ import annotations
@@ -25,9 +24,11 @@ from collections.abc import Callable
 import trio
 from rich.console import Console
 
-from trio_dht.interface import registry_app
-from trio_dht.interface.console import read_commands, stdin_is_terminal, watch_signals
+from trio_dht.interface import exit_codes
+from trio_dht.interface.console import CommandReader, stdin_is_terminal, watch_signals
+from trio_dht.interface.options import default_nr
 from trio_dht.interface.registry_app import RegistryApp
+from trio_dht.interface.screen import Screen
 from trio_dht.services.node import MessagingNode, NodeConfig, NodeError
 from trio_dht.services.observer import Observer
 from trio_dht.services.registry import CommandError
@@ -36,9 +37,6 @@ from trio_dht.wire import Dialect, get_dialect
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NODES = 10
-DEFAULT_NR = 3
-DEFAULT_PACKETS = 25_000
 HOST = "127.0.0.1"
 # Registration and overlay setup must be done within this time.
 STARTUP_TIMEOUT = 30.0
@@ -47,12 +45,17 @@ STOP_TIMEOUT = 2.0
 
 HELP = """\
 Starts a registry and K messaging nodes on 127.0.0.1, sets up the overlay, runs
-the task (every node sends N packets to random sinks) with the live traffic
-table on screen, and ends on the registry's verdict line. Exit status: 0 if the
-totals are correct, 1 if not, 2 on a setup error, 3 on a timeout.
+the task (every node sends N packets to random sinks) and ends on the
+registry's verdict. Progress goes to stderr: the live table on a terminal,
+a plain progress line every second elsewhere. The result goes to stdout."""
 
-Without a terminal (CI, pipes) it prints plain lines: a progress line every
-second, then the summary (--summary table|csv|json) and the verdict last."""
+EXAMPLES = """\
+examples:
+  python -m trio_dht demo                       # 10 nodes x 25,000 packets
+  python -m trio_dht demo --nodes 127 --processes
+  python -m trio_dht demo --summary json | python -c \\
+      'import json,sys; print(json.load(sys.stdin)["verdict"])'
+  python -m trio_dht demo --summary csv --output run.csv"""
 
 NodeFactory = Callable[[str, int, Dialect, Observer, NodeConfig], MessagingNode]
 
@@ -70,27 +73,23 @@ class _NodeLog(Observer):
         log.info("%s: %s", self.label if node_id is None else f"node {node_id}", text)
 
 
-class _Abort(Exception):
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 class DemoApp:
     """A RegistryApp plus the nodes it needs, driven from start to verdict."""
 
     def __init__(
         self,
         args: argparse.Namespace,
-        console: Console | None = None,
+        console: Console | Screen | None = None,
         node_factory: NodeFactory = MessagingNode,
     ) -> None:
-        args.live = True
+        args.start = None  # the registry's own unattended mode is not used
+        if args.nr is None:
+            args.nr = default_nr(args.nodes)
         self.args = args
         self.app = RegistryApp(args, console)
         self.app.notes = self._notes
-        if self.app.display is not None:
-            self.app.display.view.title = "trio_dht demo"
+        self.app.display.view.title = self.app.display.table.title = "trio_dht demo"
+        self.screen = self.app.screen
         self.console = self.app.console
         self.observer = self.app.observer
         self.registry = self.app.registry
@@ -100,8 +99,6 @@ class DemoApp:
         self.result: RunResult | None = None
         self.wall_time: float | None = None
         self._t0 = time.monotonic()
-        self._failure: _Abort | None = None
-        self._drive_scope = trio.CancelScope()
         self._finishing = False
 
     @property
@@ -111,91 +108,89 @@ class DemoApp:
         return f"{self.args.nodes} nodes in one process"
 
     def _notes(self, result: RunResult) -> list[str]:
+        if self.result is not None:
+            return []  # later runs (--stay): no launch-to-verdict time
         self.result = result
         self.wall_time = time.monotonic() - self._t0
         return [f"Wall time {self.wall_time:.2f} s from launch to verdict ({self.mode})."]
 
     def _fail(self, message: str, status: int) -> None:
-        if self._failure is None and self.result is None:
-            self._failure = _Abort(message, status)
-            self._drive_scope.cancel()
+        if self.app.failure is None and self.result is None:
+            self.app.fail(message, status)
 
     async def main(self) -> int:
         args = self.args
         self._t0 = time.monotonic()
-        self.observer.say(
+        interactive = args.stay and stdin_is_terminal()
+        # One document for the whole program, unless the console stays.
+        self.app.unattended = not interactive
+        self.screen.say(
             f"trio_dht demo: a registry and {self.mode} on {HOST}, NR {args.nr}, "
-            f"{args.packets:,} packets per node, wire {args.wire}."
+            f"{args.packets:,} packets per node, wire {args.wire}"
+            + ("." if args.seed is None else f", seed {args.seed}.")
         )
-        interactive = stdin_is_terminal()
-        # Until a verdict: 'exit' typed before the end is not a success.
-        status = 1
         try:
             with self.app.scope:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(watch_signals, self.app.on_signal)
                     port = await nursery.start(self.registry.serve, HOST, 0)
-                    self.observer.say(f"Registry listening on {HOST}:{port}.")
-                    if self.app.display is not None:
-                        await nursery.start(self.app.display.run)
-                    if interactive:
-                        nursery.start_soon(read_commands, self.app.handle_typed)
-                    status = await self._drive(nursery, port)
-                    if status in (0, 1) and args.stay and interactive:
-                        self.observer.say(
+                    self.screen.say(f"Registry listening on {HOST}:{port}.")
+                    await self._drive(nursery, port)
+                    if self.result is not None and interactive:
+                        self.screen.say(
                             "The overlay stays up: type registry commands ('help'), "
                             "'exit' to leave."
                         )
-                        await trio.sleep_forever()
+                        reader = CommandReader(
+                            self.screen, self.app.commands, lambda: "registry> ",
+                            on_terminal_eof=self.app._terminal_eof,
+                            on_pipe_eof=self.app._pipe_eof,
+                        )  # fmt: skip
+                        await reader.run(self.app.handle)
                     self._finishing = True
-                    nursery.cancel_scope.cancel()
+                    self.app.close()
         finally:
             self._finishing = True
+            self.observer.muted = True
             await self._stop_processes()
+        self.app.finish_document()
         if self.app.exit_status:
-            return self.app.exit_status  # a signal
-        if status in (0, 1) and self.result is not None:
-            # The last run decides (more may have been started with --stay).
-            return 0 if self.result.correct else 1
-        return status
+            return self.app.exit_status  # a signal or a failure
+        # The last run decides (more may have been started with --stay).
+        last = self.app.results[-1] if self.app.results else None
+        if last is None:
+            return exit_codes.INCORRECT
+        return exit_codes.OK if last.correct else exit_codes.INCORRECT
 
-    async def _drive(self, nursery: trio.Nursery, port: int) -> int:
-        """Nodes, overlay, task. Returns the exit status."""
+    async def _drive(self, nursery: trio.Nursery, port: int) -> None:
+        """Nodes, overlay, task."""
         args = self.args
         registry = self.registry
         timeout = args.timeout if args.timeout > 0 else math.inf
-        try:
-            with trio.move_on_after(timeout) as timer, self._drive_scope:
-                with trio.move_on_after(STARTUP_TIMEOUT) as startup:
-                    await self._start_nodes(nursery, port)
-                    await registry.wait_for_nodes(args.nodes)
-                    try:
-                        registry.setup_overlay(args.nr)
-                    except CommandError as exc:
-                        raise _Abort(f"error: {exc}", 2) from None
-                    await registry.wait_ready()
-                if startup.cancelled_caught:
-                    raise _Abort(
-                        f"error: the overlay was not ready within {STARTUP_TIMEOUT:g} s "
-                        f"({len(registry.nodes)} of {args.nodes} nodes registered)",
-                        3,
-                    )
-                total = args.packets * args.nodes
-                self.observer.say(
-                    f"Starting the task: {args.nodes} nodes x {args.packets:,} packets = {total:,}."
+        with trio.move_on_after(timeout) as timer:
+            with trio.move_on_after(STARTUP_TIMEOUT) as startup:
+                await self._start_nodes(nursery, port)
+                await registry.wait_for_nodes(args.nodes)
+                try:
+                    registry.setup_overlay(args.nr)
+                except CommandError as exc:
+                    self._fail(f"error: {exc}", exit_codes.USAGE)
+                    return
+                await registry.wait_ready()
+            if startup.cancelled_caught:
+                self._fail(
+                    f"error: the overlay was not ready within {STARTUP_TIMEOUT:g} s "
+                    f"({len(registry.nodes)} of {args.nodes} nodes registered)",
+                    exit_codes.TIMEOUT,
                 )
-                run = registry.start(args.packets)
-                await run.done.wait()
-        except _Abort as exc:
-            self._failure = exc
-        if self._failure is not None:
-            self.observer.say(str(self._failure))
-            return self._failure.status
+                return
+            total = args.packets * args.nodes
+            self.screen.say(
+                f"Starting the task: {args.nodes} nodes x {args.packets:,} packets = {total:,}."
+            )
+            await self.app.run_and_report(args.packets)
         if timer.cancelled_caught:
-            self.observer.say(f"error: gave up after --timeout {args.timeout:g} s")
-            return 3
-        assert self.result is not None
-        return 0 if self.result.correct else 1
+            self._fail(f"error: gave up after --timeout {args.timeout:g} s", exit_codes.TIMEOUT)
 
     # --- nodes --------------------------------------------------------------
 
@@ -207,7 +202,8 @@ class DemoApp:
             dialect = get_dialect(self.args.wire)
             for k in range(self.args.nodes):
                 observer = _NodeLog(f"node #{k}")
-                node = self.node_factory(HOST, port, dialect, observer, NodeConfig())
+                config = NodeConfig(seed=self.args.seed)  # --seed: the same traffic every time
+                node = self.node_factory(HOST, port, dialect, observer, config)
                 observer.node = node
                 self.nodes.append(node)
                 nursery.start_soon(self._run_node, node)
@@ -216,27 +212,21 @@ class DemoApp:
         try:
             await node.run()
         except NodeError as exc:
-            self._fail(f"error: a node could not join: {exc}", 2)
+            self._fail(f"error: a node could not join: {exc}", exit_codes.NETWORK)
 
     def _node_command(self, port: int) -> list[str]:
-        command = [
-            sys.executable,
-            "-m",
-            "trio_dht",
-            "node",
-            f"{HOST}:{port}",
-            "--wire",
-            self.args.wire,
-        ]
-        if self.args.quiet:
-            command.append("-q")
-        elif self.args.verbose:
-            command.append("-" + "v" * min(self.args.verbose, 2))
+        command = [sys.executable, "-m", "trio_dht", "node", f"{HOST}:{port}"]
+        command += ["--wire", self.args.wire]
+        # A node's events are the demo's info lines: only errors unless -v.
+        verbose = self.args.verbose if not self.args.quiet else 0
+        command.append("-" + "v" * min(verbose, 2) if verbose else "-q")
         return command
 
     async def _spawn(self, nursery: trio.Nursery, port: int) -> None:
+        command = self._node_command(port)
+        log.debug("starting %s", " ".join(command))
         process = await trio.lowlevel.open_process(
-            self._node_command(port),
+            command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -249,8 +239,9 @@ class DemoApp:
         nursery.start_soon(self._watch, process)
 
     async def _relay_stderr(self, process: trio.Process) -> None:
-        """A node process's log lines, through this program's logging."""
+        """A node process's stderr lines, through this program's logging."""
         assert process.stderr is not None
+        level = logging.INFO if self.args.verbose and not self.args.quiet else logging.WARNING
         buffer = b""
         try:
             while chunk := await process.stderr.receive_some(65536):
@@ -258,9 +249,8 @@ class DemoApp:
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
                     if line.strip():
-                        log.warning(
-                            "node process %d: %s", process.pid, line.decode(errors="replace")
-                        )
+                        text = line.decode(errors="replace")
+                        log.log(level, "node process %d: %s", process.pid, text)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
 
@@ -268,9 +258,9 @@ class DemoApp:
         status = await process.wait()
         if self._finishing:
             return
-        self.observer.say(f"Node process {process.pid} exited with status {status}.")
-        if self.registry.run is None:
-            self._fail(f"error: node process {process.pid} exited during setup", 2)
+        self.screen.say(f"Node process {process.pid} exited with status {status}.")
+        if self.registry.run is None and self.result is None:
+            self._fail(f"error: node process {process.pid} exited during setup", exit_codes.NETWORK)
 
     async def _stop_processes(self) -> None:
         """The registry is closed: nodes leave by themselves; kill whatever
@@ -293,39 +283,3 @@ class DemoApp:
             for process in self.processes:
                 if process.stderr is not None:
                     await process.stderr.aclose()
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--nodes", type=int, default=DEFAULT_NODES, metavar="K",
-                        help=f"how many messaging nodes (default {DEFAULT_NODES})")  # fmt: skip
-    parser.add_argument("--nr", type=int, default=DEFAULT_NR,
-                        help=f"routing table size (default {DEFAULT_NR})")  # fmt: skip
-    parser.add_argument(
-        "--packets", "--start", dest="packets", type=int, default=DEFAULT_PACKETS, metavar="N",
-        help=f"packets each node sends (default {DEFAULT_PACKETS:,})",
-    )  # fmt: skip
-    parser.add_argument(
-        "--processes", action="store_true",
-        help="run each node as its own OS process (default: all nodes inside this process)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--stay", action="store_true",
-        help="with stdin a terminal: after the verdict keep the overlay up and accept "
-        "registry commands until 'exit'",
-    )  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=0,
-                        help="give up after this many seconds (default 0: never)")  # fmt: skip
-    parser.set_defaults(live=True)
-    registry_app.add_output_arguments(parser, live_option=False)
-    registry_app.add_tuning_arguments(parser)
-
-
-def check_arguments(args: argparse.Namespace) -> str | None:
-    """A usage error, or None."""
-    if not 2 <= args.nodes <= 128:
-        return "--nodes must be between 2 and 128"
-    if args.nr < 1:
-        return "--nr must be at least 1"
-    if not 0 <= args.packets <= 0x7FFFFFFF:
-        return "--packets must be between 0 and 2147483647"
-    return None

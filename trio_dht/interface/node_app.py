@@ -3,110 +3,167 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 
 import trio
 
+from trio_dht.interface import exit_codes
 from trio_dht.interface.console import (
-    SIGNAL_EXIT,
-    ConsoleObserver,
-    make_console,
-    read_commands,
+    Command,
+    CommandReader,
+    find_command,
+    help_text,
+    suggest,
     watch_signals,
 )
 from trio_dht.interface.render import node_counters_table
+from trio_dht.interface.screen import ConsoleObserver, Screen, setup_logging
 from trio_dht.services.node import MessagingNode, NodeConfig, NodeError
 from trio_dht.transport import parse_address
-from trio_dht.wire import DEFAULT_MAX_FRAME, get_dialect
+from trio_dht.wire import get_dialect
 
-HELP = """Commands:
-  print-counters-and-diagnostics | print   this node's counters and routing table
-  exit-overlay | exit                      deregister, wait for the answer, close, exit
-  help                                     this text"""
+log = logging.getLogger(__name__)
+
+COMMANDS: tuple[Command, ...] = (
+    Command("print-counters-and-diagnostics", ("print",), "",
+            "this node's counters and routing table"),
+    Command("exit-overlay", ("exit", "quit"), "", "deregister, wait for the answer, close, exit"),
+    Command("help", (), "", "this text"),
+)  # fmt: skip
+HELP = help_text(COMMANDS)
+
+EXAMPLES = """\
+examples:
+  python -m trio_dht node 127.0.0.1:5000          # join the registry on port 5000
+  python -m trio_dht node 5000 --retry 30         # wait up to 30 s for it to start
+  python -m trio_dht node 10.0.0.1:5000 --wire minichord"""
 
 # On a signal, how long to wait for the registry's answer to our
 # deregistration before exiting anyway (the user asked us to stop).
 SIGNAL_LEAVE_TIMEOUT = 1.0
+# With --retry: the pause between attempts to reach the registry.
+RETRY_PAUSE = 0.5
+
+# NodeError texts this program recognises (see the report to the services'
+# owner: a dedicated attribute would be sturdier than the text).
+UNREACHABLE = "cannot reach the registry"
+CLOSED_EARLY = "closed the connection before answering"
 
 
 class NodeApp:
-    def __init__(self, args: argparse.Namespace, host: str, port: int) -> None:
-        self.console = make_console()
-        self.observer = ConsoleObserver(self.console)
-        config = NodeConfig(
+    def __init__(
+        self, args: argparse.Namespace, host: str, port: int, screen: Screen | None = None
+    ) -> None:
+        self.args = args
+        verbosity = -1 if args.quiet else args.verbose
+        if screen is None:
+            screen = Screen.standard(verbosity)
+            setup_logging(screen)
+        self.screen = screen
+        self.console = screen.out
+        self.observer = ConsoleObserver(screen)
+        self.host, self.port = host, port
+        self.config = NodeConfig(
             per_message_peers=args.per_message_peers,
             max_frame=args.max_frame,
             frame_timeout=args.frame_timeout,
             max_incoming=args.max_incoming,
         )
-        self.node = MessagingNode(host, port, get_dialect(args.wire), self.observer, config)
+        self.node = self._new_node()
         self.exit_status = 0
+
+    def _new_node(self) -> MessagingNode:
+        dialect = get_dialect(self.args.wire)
+        return MessagingNode(self.host, self.port, dialect, self.observer, self.config)
+
+    async def _join(self, nursery: trio.Nursery) -> bool:
+        """Register, retrying an unreachable registry for --retry seconds.
+        False (after saying why) if it did not work."""
+        deadline = trio.current_time() + self.args.retry
+        waiting_said = False
+        while True:
+            try:
+                await nursery.start(self.node.run)
+                return True
+            except NodeError as exc:
+                text = str(exc)
+                if UNREACHABLE in text and trio.current_time() < deadline:
+                    if not waiting_said:
+                        self.screen.say(
+                            f"The registry is not reachable yet; retrying for up to "
+                            f"{self.args.retry:g} s."
+                        )
+                        waiting_said = True
+                    log.debug("attempt failed: %s", text)
+                    await trio.sleep(RETRY_PAUSE)
+                    self.node = self._new_node()
+                    continue
+                self.screen.error(f"error: {text}{self._hint(text)}")
+                return False
+
+    def _hint(self, text: str) -> str:
+        if CLOSED_EARLY in text:
+            other = "minichord" if self.args.wire == "cs455" else "cs455"
+            return (
+                f". This node speaks --wire {self.args.wire}; if the registry speaks "
+                f"{other}, start the node with --wire {other}."
+            )
+        if UNREACHABLE in text and not self.args.retry:
+            return ". Is the registry running? --retry SECONDS waits for it."
+        return ""
 
     async def main(self) -> int:
         async with trio.open_nursery() as nursery:
             await nursery.start(watch_signals, self._on_signal)
-            try:
-                await nursery.start(self.node.run)
-            except NodeError as exc:
-                print(f"error: {exc}", file=sys.stderr, flush=True)
+            if not await self._join(nursery):
                 nursery.cancel_scope.cancel()
-                return 2
-            nursery.start_soon(read_commands, self.handle)
+                return exit_codes.NETWORK
+            reader = CommandReader(
+                self.screen, COMMANDS, self._prompt,
+                on_terminal_eof=self._terminal_eof, on_pipe_eof=self._pipe_eof,
+            )  # fmt: skip
+            nursery.start_soon(reader.run, self.handle)
             # The node's own nursery ends when it leaves or the registry goes.
             await self.node.stopped.wait()
             nursery.cancel_scope.cancel()
         return self.exit_status
 
+    def _prompt(self) -> str:
+        node_id = self.node.node_id
+        return "node> " if node_id is None else f"node {node_id}> "
+
+    async def _terminal_eof(self) -> None:
+        self.screen.say("End of input (Ctrl-D): leaving the overlay, as 'exit' does.")
+        await self._leave()
+
+    async def _pipe_eof(self) -> None:
+        log.info("end of input: no more commands are read; the node keeps serving")
+
     async def _on_signal(self, signum: int) -> None:
-        self.exit_status = SIGNAL_EXIT.get(signum, 1)
-        self.observer.say("Interrupted: deregistering and leaving.")
+        self.exit_status = exit_codes.SIGNAL_EXIT.get(signum, 1)
+        self.screen.say("Interrupted: deregistering and leaving.")
         self.node.config.leave_timeout = SIGNAL_LEAVE_TIMEOUT
         await self.node.leave()
+
+    async def _leave(self) -> None:
+        status = await self.node.leave()
+        if status is None:
+            self.screen.say("The registry did not answer the deregistration; leaving anyway.")
 
     async def handle(self, line: str) -> None:
         word, *rest = line.split()
         word = word.lower()
-        if rest and word in ("print-counters-and-diagnostics", "print", "exit-overlay", "exit"):
-            self.observer.say(f"error: {word} takes no arguments")
-        elif word in ("print-counters-and-diagnostics", "print"):
-            self.console.print(node_counters_table(self.node))
-        elif word in ("exit-overlay", "exit", "quit"):
-            status = await self.node.leave()
-            if status is None:
-                self.observer.say("The registry did not answer the deregistration; leaving anyway.")
-        elif word in ("help", "?"):
-            self.observer.say(HELP)
+        command = find_command(COMMANDS, "help" if word == "?" else word)
+        if command is None:
+            self.screen.error(suggest(COMMANDS, word))
+        elif rest:
+            self.screen.error(f"error: {word} takes no arguments")
+        elif command.name == "print-counters-and-diagnostics":
+            self.screen.result(node_counters_table(self.node))
+        elif command.name == "exit-overlay":
+            await self._leave()
         else:
-            self.observer.say(f"Unknown command {word!r}; type 'help' for the list.")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "registry", help="the registry's address: HOST:PORT (or HOST PORT, or just PORT)"
-    )
-    parser.add_argument("registry_port", nargs="?", default=None, help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--per-message-peers",
-        action="store_true",
-        help="send data to routing-table peers on a fresh connection per packet. Needed only "
-        "when the overlay includes nodes of the one-message-per-connection kind (some Go "
-        "ports), which read one frame per connection; slower. The registry's kind needs no "
-        "flag: a registry that closes the connection after answering the registration is "
-        "detected and dialled for each message.",
-    )
-    limits = parser.add_argument_group("limits against broken or hostile peers")
-    limits.add_argument(
-        "--max-frame", type=int, default=DEFAULT_MAX_FRAME, metavar="BYTES",
-        help=f"largest frame accepted (default {DEFAULT_MAX_FRAME})",
-    )  # fmt: skip
-    limits.add_argument(
-        "--frame-timeout", type=float, default=10.0, metavar="SECONDS",
-        help="a started frame must complete within this time (default 10)",
-    )  # fmt: skip
-    limits.add_argument(
-        "--max-incoming", type=int, default=1024, metavar="N",
-        help="at most this many incoming connections at once (default 1024)",
-    )  # fmt: skip
+            self.screen.result(HELP)
 
 
 def registry_address(args: argparse.Namespace) -> tuple[str, int]:

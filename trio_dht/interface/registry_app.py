@@ -1,51 +1,92 @@
-"""``trio_dht registry``: the registry program with its console."""
+"""``trio_dht registry``: the registry program with its console.
+
+Interactive: commands typed at the ``registry> `` prompt (or piped in).
+Unattended (``--start N``): waits for ``--nodes``, sets up the overlay,
+runs, prints the result and exits with a status that says whether the
+totals were correct; stdin is not read.
+"""
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import logging
 import math
-from collections.abc import Callable
+import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import trio
-from rich.console import Console
+from rich.console import Console, RenderableType
 
+from trio_dht.interface import exit_codes
 from trio_dht.interface.console import (
-    SIGNAL_EXIT,
-    ConsoleObserver,
-    make_console,
+    Command,
+    CommandReader,
+    find_command,
+    help_text,
     parse_int,
-    read_commands,
-    stdin_is_terminal,
+    suggest,
     watch_signals,
 )
+from trio_dht.interface.figure_options import console_path, run_figure_lines
 from trio_dht.interface.live import LiveDisplay, TrafficView
-from trio_dht.interface.render import (
-    node_list_table,
-    routing_tables_table,
-    run_details,
+from trio_dht.interface.options import default_nr
+from trio_dht.interface.render import node_list_table, routing_tables_table, run_details
+from trio_dht.interface.screen import (
+    PIPE_WIDTH,
+    ConsoleObserver,
+    Screen,
+    make_console,
+    setup_logging,
 )
-from trio_dht.interface.summary_formats import FORMATS, result_block
+from trio_dht.interface.summary_formats import document, result_block
 from trio_dht.services.registry import CommandError, Registry, RegistryConfig
 from trio_dht.services.report import RunResult
 from trio_dht.wire import DEFAULT_MAX_FRAME, get_dialect
 
-HELP = """Commands:
-  list-messaging-nodes | list        one line per node: host, port, identifier
-  setup-overlay [NR]   | setup [NR]  build and send the routing tables (NR defaults to 3)
-  list-routing-tables  | route       each node's routing table
-  start N                            every node originates N packets; prints the summary
-  exit | quit                        leave (nodes see the registry go)
-  help                               this text"""
+log = logging.getLogger(__name__)
+
+COMMANDS: tuple[Command, ...] = (
+    Command("list-messaging-nodes", ("list",), "", "one line per node: host, port, id, state"),
+    Command("setup-overlay", ("setup",), "[NR]",
+            "send the routing tables (no NR: the largest valid, at most 3)"),
+    Command("list-routing-tables", ("route",), "", "each node's routing table"),
+    Command("start", (), "N", "every node sends N packets; progress, then the summary"),
+    Command("path", (), "SRC DST", "the route from SRC to DST: each hop and why"),
+    Command("figure", (), "FILE", "draw the last run to FILE (.svg/.png): ring, relays, load"),
+    Command("exit", ("quit",), "", "leave (nodes see the registry go)"),
+    Command("help", (), "", "this text"),
+)  # fmt: skip
+HELP = help_text(COMMANDS)
+
+Handler = Callable[[str, list[str]], Awaitable[None]]
+
+
+def as_screen(console: Console | Screen | None, verbosity: int = 0) -> Screen:
+    """A Screen; a single Console (tests) takes both streams."""
+    if isinstance(console, Screen):
+        return console
+    if console is not None:
+        return Screen(console, console, verbosity=verbosity)
+    return Screen(make_console(), None, verbosity=verbosity)
 
 
 class RegistryApp:
     """The registry service plus what a person (or script) at its console
     needs: commands, printed results, an exit status."""
 
-    def __init__(self, args: argparse.Namespace, console: Console | None = None) -> None:
+    def __init__(self, args: argparse.Namespace, console: Console | Screen | None = None) -> None:
         self.args = args
-        self.console = console if console is not None else make_console()
-        self.observer = ConsoleObserver(self.console, on_result=self._print_result)
+        verbosity = -1 if getattr(args, "quiet", False) else getattr(args, "verbose", 0)
+        if console is None:
+            self.screen = Screen.standard(verbosity)
+            setup_logging(self.screen)
+        else:
+            self.screen = as_screen(console, verbosity)
+        self.console = self.screen.out
+        self.observer = ConsoleObserver(self.screen)
         config = RegistryConfig(
             grace=args.grace,
             progress_interval=args.progress_interval,
@@ -55,40 +96,115 @@ class RegistryApp:
             frame_timeout=getattr(args, "idle_timeout", 10.0),
             max_pending=getattr(args, "max_pending", 256),
         )
-        self.registry = Registry(get_dialect(args.wire), self.observer, config)
+        seed = getattr(args, "seed", None)  # --seed: the same ids every time
+        rng = None if seed is None else random.Random(seed)
+        self.registry = Registry(get_dialect(args.wire), self.observer, config, rng)
         self.summary_format: str = getattr(args, "summary", "table")
-        # Extra lines printed after a run's summary, before its verdict.
+        self.output: Path | None = getattr(args, "output", None)
+        # Unattended: one document for the whole program, written at its end.
+        self.unattended = getattr(args, "start", None) is not None
+        self.results: list[RunResult] = []
+        # Extra lines shown (on stderr) after a run's summary.
         self.notes: Callable[[RunResult], list[str]] = lambda result: []
-        self.display: LiveDisplay | None = None
-        if getattr(args, "live", False):
-            view = TrafficView(self.registry, wire=args.wire, title="trio_dht registry")
-            self.display = LiveDisplay(view, self.console, self.observer)
+        view = TrafficView(self.registry, wire=args.wire, title="trio_dht registry")
+        self.display = LiveDisplay(view, self.screen, self.observer)
         self.exit_status = 0
+        self.failure: str | None = None
         self._scope = trio.CancelScope()
+        self._handlers: dict[str, Handler] = {
+            "list-messaging-nodes": self._list,
+            "setup-overlay": self._setup,
+            "list-routing-tables": self._route,
+            "start": self._start,
+            "path": self._path,
+            "figure": self._figure,
+            "exit": self._exit,
+            "help": self._help,
+        }
+        self.commands: list[Command] = list(COMMANDS)
+
+    def add_command(self, command: Command, handler: Handler) -> None:
+        """Another console command (the help lists it before 'exit')."""
+        self.commands.insert(len(self.commands) - 2, command)
+        self._handlers[command.name] = handler
+
+    def close(self) -> None:
+        """End the program: the nodes that go away as the registry closes
+        are not news."""
+        self.observer.muted = True
+        self._scope.cancel()
 
     @property
     def scope(self) -> trio.CancelScope:
         """Cancelled by ``exit``, a signal or the end of an unattended run."""
         return self._scope
 
-    def _print_result(self, result: RunResult) -> None:
-        notes = self.notes(result)
-        display = self.display
-        if display is not None and display.interactive:
-            # The live table shows the totals; the details and the verdict
-            # go under it.
-            if self.summary_format != "table":
-                # The machine-readable lines scroll above the table.
-                for line in result_block(result, self.summary_format)[:-1]:
-                    self.observer.say(str(line))
-            display.view.notes = [run_details(result), *result.accounting(), *notes]
-            display.refresh()
+    # --- results ----------------------------------------------------------
+
+    async def run_and_report(self, packets: int) -> RunResult:
+        """Start a run, show its progress, print its result."""
+        run = self.registry.start(packets)
+        await self.display.follow(run)
+        result = run.result if run.result is not None else self.observer.results[-1]
+        self.report(result)
+        return result
+
+    def _write_output(self, text: str) -> None:
+        assert self.output is not None
+        with self.output.open("a" if self.results[:-1] and not self.unattended else "w") as f:
+            f.write(text)
+
+    def report(self, result: RunResult) -> None:
+        """A finished run's result: stdout gets the summary in the chosen
+        format and the verdict; stderr the rest."""
+        self.results.append(result)
+        screen = self.screen
+        for note in self.notes(result):
+            screen.say(note)
+        if getattr(self.args, "figure", None):
+            self._draw(self.args.figure, result)
+        fmt = self.summary_format
+        if fmt == "table":
+            items: list[RenderableType] = result_block(result, "table")
+            if self.display.drew_final_table and screen.same_terminal:
+                items = items[1:]  # the live view left the table on screen
+            if self.output is not None:
+                self._write_output(_plain(result_block(result, "table")))
+                items = items[-1:]
+            for item in items:
+                screen.result(item)
+        else:
+            for line in [*run_details(result), *result.accounting()]:
+                screen.say(line)
+            if not self.unattended:
+                self._emit(document([result], fmt))
+            if not screen.out.is_terminal or self.output is not None:
+                screen.say(result.verdict())
+
+    def _emit(self, text: str) -> None:
+        """A machine-readable document: to --output, or to stdout."""
+        if self.output is not None:
+            self._write_output(text)
+        else:
+            self.screen.raw_result(text)
+
+    def finish_document(self) -> None:
+        """Unattended, machine format: the one document, at the end."""
+        if not self.unattended or self.summary_format == "table":
             return
-        for item in result_block(result, self.summary_format, notes):
-            if isinstance(item, str):
-                self.observer.say(item)
-            else:
-                self.console.print(item)
+        if self.results:
+            self._emit(document(self.results, self.summary_format))
+        elif self.summary_format == "json" and self.failure is not None:
+            self._emit(_error_json(self.failure))
+
+    def fail(self, message: str, status: int) -> None:
+        """An error that ends the program."""
+        self.screen.error(message)
+        self.failure = message
+        self.exit_status = status
+        self.close()
+
+    # --- the program --------------------------------------------------------
 
     async def main(self) -> int:
         with self._scope:
@@ -97,40 +213,60 @@ class RegistryApp:
                 try:
                     port = await nursery.start(self.registry.serve, self.args.host, self.args.port)
                 except OSError as exc:
-                    self.observer.say(f"error: cannot listen on port {self.args.port}: {exc.strerror or exc}")
-                    self.exit_status = 2
-                    self._scope.cancel()
+                    self.fail(
+                        f"error: cannot listen on port {self.args.port}: {exc.strerror or exc}",
+                        exit_codes.NETWORK,
+                    )
                     return self.exit_status
-                shown = self.args.host or "all interfaces"
-                self.observer.say(
-                    f"Registry listening on port {port} ({shown}, wire {self.args.wire}). "
-                    f"Join with: python -m trio_dht node {self.args.host or '127.0.0.1'}:{port}"
-                    + ("" if self.args.wire == "cs455" else f" --wire {self.args.wire}")
-                )
-                if self.display is not None:
-                    await nursery.start(self.display.run)
-                nursery.start_soon(read_commands, self.handle_typed)
-                if self.args.start is not None:
+                self._banner(port)
+                if self.unattended:
                     nursery.start_soon(self._automatic)
+                else:
+                    reader = CommandReader(
+                        self.screen, self.commands, lambda: "registry> ",
+                        on_terminal_eof=self._terminal_eof, on_pipe_eof=self._pipe_eof,
+                    )  # fmt: skip
+                    nursery.start_soon(reader.run, self.handle)
+        self.finish_document()
         return self.exit_status
+
+    def _banner(self, port: int) -> None:
+        shown = self.args.host or "all interfaces"
+        wire = "" if self.args.wire == "cs455" else f" --wire {self.args.wire}"
+        self.screen.say(
+            f"Registry listening on port {port} ({shown}, wire {self.args.wire}). "
+            f"Join with: python -m trio_dht node {self.args.host or '127.0.0.1'}:{port}{wire}"
+        )
+        if not self.unattended:
+            self.screen.say("Type 'help' for the commands.")
+
+    async def _terminal_eof(self) -> None:
+        self.screen.say("End of input (Ctrl-D): leaving, as 'exit' does.")
+        await self._exit("exit", [])
+
+    async def _pipe_eof(self) -> None:
+        self.screen.say(
+            "End of input: no more commands are read; the registry keeps serving "
+            "until Ctrl-C or SIGTERM."
+        )
 
     async def on_signal(self, signum: int) -> None:
         """SIGINT/SIGTERM: close the registry."""
         await self._on_signal(signum)
 
     async def _on_signal(self, signum: int) -> None:
-        self.observer.say("Interrupted: closing the registry.")
-        self.exit_status = SIGNAL_EXIT.get(signum, 1)
-        self._scope.cancel()
+        self.screen.say("Interrupted: closing the registry.")
+        self.exit_status = exit_codes.SIGNAL_EXIT.get(signum, 1)
+        self.close()
 
     async def _automatic(self) -> None:
-        """--nodes K --start N: the whole run without a person at the
-        console; the exit status tells whether the totals were correct."""
+        """--start N: the whole run without a person at the console; the exit
+        status tells whether the totals were correct."""
         args = self.args
         timeout = args.timeout if args.timeout > 0 else math.inf
         with trio.move_on_after(timeout) as scope:
             if len(self.registry.nodes) < args.nodes:
-                self.observer.say(f"Waiting for {args.nodes} nodes to register...")
+                self.screen.say(f"Waiting for {args.nodes} nodes to register...")
             await self.registry.wait_for_nodes(args.nodes)
             for _ in range(args.runs):
                 # Set up before the first run, and again whenever nodes came
@@ -139,137 +275,102 @@ class RegistryApp:
                     try:
                         self.registry.setup_overlay(args.nr)
                     except CommandError as exc:
-                        self.observer.say(f"error: {exc}")
-                        self.exit_status = 2
-                        self._scope.cancel()
+                        self.fail(f"error: {exc}", exit_codes.USAGE)
                         return
                     await self.registry.wait_ready()
-                run = self.registry.start(args.start)
-                await run.done.wait()
-                assert run.result is not None
-                if not run.result.correct:
-                    self.exit_status = 1
+                result = await self.run_and_report(args.start)
+                if not result.correct:
+                    self.exit_status = exit_codes.INCORRECT
         if scope.cancelled_caught:
-            self.observer.say(f"error: gave up after --timeout {args.timeout:g} s")
-            self.exit_status = 3
-        self._scope.cancel()
+            self.fail(f"error: gave up after --timeout {args.timeout:g} s", exit_codes.TIMEOUT)
+        self.close()
+
+    # --- commands -----------------------------------------------------------
 
     async def handle_typed(self, line: str) -> None:
-        """A command read from stdin (which a terminal echoed)."""
-        if self.display is not None and self.display.interactive and stdin_is_terminal():
-            self.display.input_echoed()
         await self.handle(line)
 
     async def handle(self, line: str) -> None:
         """One console command."""
         word, *rest = line.split()
         word = word.lower()
+        log.debug("command %r", line)
+        command = find_command(self.commands, "help" if word == "?" else word)
+        if command is None:
+            self.screen.error(suggest(self.commands, word))
+            return
         try:
-            if word in ("list-messaging-nodes", "list"):
-                self._no_args(word, rest)
-                nodes = self.registry.node_list()
-                if nodes:
-                    self.console.print(node_list_table(nodes))
-                else:
-                    self.observer.say("No messaging nodes are registered.")
-            elif word in ("setup-overlay", "setup"):
-                nr = parse_int(rest[0], "NR", 1, 7) if rest else 3
-                if len(rest) > 1:
-                    raise ValueError(f"{word} takes at most one argument (NR)")
-                self.registry.setup_overlay(nr)
-            elif word in ("list-routing-tables", "route"):
-                self._no_args(word, rest)
-                self.console.print(routing_tables_table(self.registry.routing_table_rows()))
-            elif word == "start":
-                if len(rest) != 1:
-                    raise ValueError("usage: start N (the number of packets each node sends)")
-                self.registry.start(parse_int(rest[0], "N", 0, 0x7FFFFFFF))
-            elif word in ("exit", "quit"):
-                self.observer.say("Registry exiting.")
-                self._scope.cancel()
-            elif word in ("help", "?"):
-                self.observer.say(HELP)
-            else:
-                self.observer.say(f"Unknown command {word!r}; type 'help' for the list.")
+            await self._handlers[command.name](word, rest)
         except (CommandError, ValueError) as exc:
-            self.observer.say(f"error: {exc}")
+            self.screen.error(f"error: {exc}")
 
     @staticmethod
     def _no_args(word: str, rest: list[str]) -> None:
         if rest:
             raise ValueError(f"{word} takes no arguments")
 
+    async def _list(self, word: str, rest: list[str]) -> None:
+        self._no_args(word, rest)
+        nodes = self.registry.node_list()
+        if nodes:
+            self.screen.result(node_list_table(nodes))
+        else:
+            self.screen.result("No messaging nodes are registered.")
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "port", nargs="?", type=int, default=0,
-        help="port to listen on (default 0: the OS picks a free one; the address is printed)",
-    )  # fmt: skip
-    parser.add_argument("--host", default=None, help="address to listen on (default: all)")
-    auto = parser.add_argument_group(
-        "unattended run",
-        "With --start the registry drives a whole run itself and exits with status 0 only "
-        "if the totals are correct (1 if not, 2 on a usage error, 3 on --timeout).",
-    )
-    auto.add_argument("--nodes", type=int, default=10, metavar="K",
-                      help="wait for K nodes to register (default 10)")  # fmt: skip
-    auto.add_argument("--nr", type=int, default=3, help="routing table size (default 3)")
-    auto.add_argument("--start", type=int, default=None, metavar="N",
-                      help="packets each node sends; enables the unattended run")  # fmt: skip
-    auto.add_argument("--runs", type=int, default=1, help="how many runs (default 1)")
-    auto.add_argument("--timeout", type=float, default=0,
-                      help="give up after this many seconds (default 0: never)")  # fmt: skip
-    add_output_arguments(parser, live_option=True)
-    add_tuning_arguments(parser)
-    add_limit_arguments(parser)
+    async def _setup(self, word: str, rest: list[str]) -> None:
+        if len(rest) > 1:
+            raise ValueError(f"{word} takes at most one argument (NR)")
+        if rest:
+            nr = parse_int(rest[0], "NR", 1, 7)
+        else:
+            count = len(self.registry.nodes)
+            nr = default_nr(count)
+            if nr >= 1:
+                self.screen.say(f"NR {nr}: the largest valid for {count} nodes, at most 3.")
+            else:
+                nr = 1  # the registry explains why no NR is possible
+        self.registry.setup_overlay(nr)
 
+    async def _route(self, word: str, rest: list[str]) -> None:
+        self._no_args(word, rest)
+        self.screen.result(routing_tables_table(self.registry.routing_table_rows()))
 
-def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
-    limits = parser.add_argument_group("limits against broken or hostile peers")
-    limits.add_argument(
-        "--max-frame", type=int, default=DEFAULT_MAX_FRAME, metavar="BYTES",
-        help=f"largest frame accepted; a larger claimed length closes the connection "
-        f"(default {DEFAULT_MAX_FRAME})",
-    )  # fmt: skip
-    limits.add_argument(
-        "--idle-timeout", type=float, default=10.0, metavar="SECONDS",
-        help="a connection that has not registered must send a whole frame within this time, "
-        "and a started frame must complete within it (default 10)",
-    )  # fmt: skip
-    limits.add_argument(
-        "--max-pending", type=int, default=256, metavar="N",
-        help="at most this many connections that have not registered a node; more are closed "
-        "at once (default 256)",
-    )  # fmt: skip
+    async def _path(self, word: str, rest: list[str]) -> None:
+        for line in console_path(self.registry.tables, self.registry.overlay_nr, rest):
+            self.screen.result(line)
 
+    async def _figure(self, word: str, rest: list[str]) -> None:
+        if len(rest) != 1:
+            raise ValueError("usage: figure FILE (.svg or .png)")
+        if not self.results:
+            raise ValueError("no run has finished yet: nothing to draw")
+        self._draw(rest[0], self.results[-1])
 
-def add_output_arguments(parser: argparse.ArgumentParser, *, live_option: bool) -> None:
-    output = parser.add_argument_group("output")
-    if live_option:
-        output.add_argument(
-            "--live", action="store_true",
-            help="show the live traffic table (a row per node, refreshed during runs); "
-            "without a terminal, a plain progress line every second instead",
-        )  # fmt: skip
-    output.add_argument(
-        "--summary", choices=FORMATS, default="table",
-        help="how each run's result is printed: table (default), csv (comma-separated "
-        "lines, no thousands separators) or json (one line); the verdict line comes last",
-    )  # fmt: skip
+    def _draw(self, path: str, result: RunResult) -> None:
+        for line in run_figure_lines(path, result, getattr(self.args, "seed", None)):
+            (self.screen.error if line.startswith("error:") else self.screen.say)(line)
+
+    async def _start(self, word: str, rest: list[str]) -> None:
+        if len(rest) != 1:
+            raise ValueError("usage: start N (the number of packets each node sends)")
+        await self.run_and_report(parse_int(rest[0], "N", 0, 0x7FFFFFFF))
+
+    async def _exit(self, word: str, rest: list[str]) -> None:
+        self.screen.say("Registry exiting.")
+        self.close()
+
+    async def _help(self, word: str, rest: list[str]) -> None:
+        self.screen.result(help_text(self.commands))
 
 
-def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
-    tuning = parser.add_argument_group("run end detection")
-    tuning.add_argument(
-        "--grace", type=float, default=15.0, metavar="SECONDS",
-        help="with classic nodes that do not report progress, how long to wait after the last "
-        "task-finished report before asking for summaries (default 15)",
-    )  # fmt: skip
-    tuning.add_argument(
-        "--progress-interval", type=float, default=0.05, metavar="SECONDS",
-        help="how often trio_dht nodes report progress during a run (default 0.05)",
-    )  # fmt: skip
-    tuning.add_argument(
-        "--stall-timeout", type=float, default=3.0, metavar="SECONDS",
-        help="stop waiting for missing packets after this long without progress (default 3)",
-    )  # fmt: skip
+def _plain(items: list[RenderableType]) -> str:
+    """Renderables as plain text (for --output in table format)."""
+    console = Console(width=PIPE_WIDTH, no_color=True, file=io.StringIO())
+    for item in items:
+        console.print(item, soft_wrap=isinstance(item, str))
+    text: str = console.file.getvalue()  # type: ignore[attr-defined]
+    return text
+
+
+def _error_json(message: str) -> str:
+    return json.dumps({"correct": False, "verdict": message, "error": message, "runs": []}) + "\n"

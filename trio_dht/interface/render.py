@@ -15,7 +15,8 @@ SUMMARY_COLUMNS = ("node", "sent", "received", "relayed", "sum sent", "sum recei
 
 
 def summary_table(result: RunResult) -> Table:
-    """SYSTEM.md's summary table: a row per node and a totals row."""
+    """SYSTEM.md's summary table: a row per node and a totals row. Numbers
+    are never cut: each number column is as wide as its widest value."""
     table = Table(box=box.SIMPLE_HEAD, show_footer=True, title="Traffic summary")
     footers = (
         "total",
@@ -25,36 +26,66 @@ def summary_table(result: RunResult) -> Table:
         f"{result.sum_sent:,}",
         f"{result.sum_received:,}",
     )
-    for name, footer in zip(SUMMARY_COLUMNS, footers, strict=True):
-        table.add_column(name, footer=footer, justify="left" if name == "node" else "right")
+    rows: list[tuple[str, ...]] = []
     for row in result.nodes:
         label = str(row.node_id)
         if row.source != "summary":
             label += " (gone: last progress)" if row.source == "last-progress" else " (gone)"
-        table.add_row(
-            label,
-            f"{row.sent:,}",
-            f"{row.received:,}",
-            f"{row.relayed:,}",
-            f"{row.sum_sent:,}",
-            f"{row.sum_received:,}",
+        rows.append(
+            (
+                label,
+                f"{row.sent:,}",
+                f"{row.received:,}",
+                f"{row.relayed:,}",
+                f"{row.sum_sent:,}",
+                f"{row.sum_received:,}",
+            )
         )
+    for k, (name, footer) in enumerate(zip(SUMMARY_COLUMNS, footers, strict=True)):
+        if name == "node":
+            table.add_column(name, footer=footer, justify="left", overflow="fold")
+        else:
+            widest = max([len(footer), *(len(r[k]) for r in rows)])
+            table.add_column(name, footer=footer, justify="right", no_wrap=True, min_width=widest)
+    for cells in rows:
+        table.add_row(*cells)
     return table
 
 
-def run_details(result: RunResult) -> str:
-    relays = f"{result.relays_per_packet:.4f}" if result.received else "-"
-    return (
-        f"{len(result.nodes)} nodes, NR {result.nr}, {result.packets_per_node:,} packets per node; "
-        f"{result.elapsed:.2f} s from start to summary"
-        + (
-            f" (nodes sending for {result.sending_elapsed:.2f} s)"
-            if result.sending_elapsed is not None
-            else ""
-        )
-        + f"; mean relays per packet {relays}; "
-        f"quiet detected by {result.quiescence}"
+# Old state names (before the registry's rewrite) and the names shown now.
+_STATE_NAMES = {"connected": "idle", "finished": "relaying", "asked": "relaying"}
+
+# How the registry decided a run was over, in words.
+_QUIESCENCE = {
+    "progress": "every packet counted in the nodes' progress reports (exact)",
+    "stalled": "progress stopped short of the total (gave up after the stall timeout)",
+    "grace period": "a grace period after the last task-finished report (classic nodes)",
+}
+
+
+def state_name(state: str) -> str:
+    """A node's state as shown: registered, idle, sending, relaying, done,
+    gone, unresponsive (older registries said connected and finished)."""
+    return _STATE_NAMES.get(state, state)
+
+
+def run_details(result: RunResult) -> list[str]:
+    """Two lines under the summary: the run's size and time; the routing
+    cost and how its end was detected."""
+    sending = (
+        f" (nodes sent for {result.sending_elapsed:.2f} s)"
+        if result.sending_elapsed is not None
+        else ""
     )
+    relays = f"{result.relays_per_packet:.4f}" if result.received else "-"
+    how = _QUIESCENCE.get(result.quiescence, result.quiescence)
+    return [
+        (
+            f"{len(result.nodes)} nodes, NR {result.nr}, {result.packets_per_node:,} packets "
+            f"per node: {result.elapsed:.2f} s from start to summary{sending}."
+        ),
+        f"Routing: mean relays per packet {relays}. End of run: {how}.",
+    ]
 
 
 def node_list_table(records: Iterable[NodeRecord]) -> Table:
@@ -62,7 +93,7 @@ def node_list_table(records: Iterable[NodeRecord]) -> Table:
     for name in ("host", "port", "id", "state"):
         table.add_column(name, justify="right" if name in ("port", "id") else "left")
     for r in records:
-        table.add_row(r.host, str(r.port), str(r.node_id), r.state)
+        table.add_row(r.host, str(r.port), str(r.node_id), state_name(r.state))
     return table
 
 
@@ -71,15 +102,13 @@ def routing_tables_table(rows: Iterable[tuple[NodeRecord, list[NodeRecord]]]) ->
     table.add_column("node", justify="right")
     table.add_column("entries (id host:port), 1, 2, 4, ... positions ahead")
     for record, entries in rows:
-        table.add_row(
-            str(record.node_id), "   ".join(f"{e.node_id} {e.address}" for e in entries)
-        )
+        table.add_row(str(record.node_id), "   ".join(f"{e.node_id} {e.address}" for e in entries))
     return table
 
 
 def node_counters_table(node: MessagingNode) -> Table:
     c = node.counters
-    title = f"Node {node.node_id} at {node.address} ({node.state})"
+    title = f"Node {node.node_id} at {node.address} ({state_name(node.state)})"
     table = Table(box=box.SIMPLE_HEAD, title=title)
     for name in ("sent", "received", "relayed", "sum sent", "sum received", "dropped"):
         table.add_column(name, justify="right")

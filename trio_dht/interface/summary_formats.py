@@ -1,11 +1,15 @@
-"""The final result of a run in the three ``--summary`` formats.
+"""The result of a run in the three ``--summary`` formats.
 
-``table``: the rich summary table, the details line and the verdict (what a
-person reads). ``csv``: comma-separated lines without thousands separators
-(header, a row per node, a totals row), then the verdict. ``json``: one line
-holding the whole result, built from the attrs classes with cattrs so the
-field names are stable, then the verdict. In every format the verdict line
-(``CORRECT ...`` / ``INCORRECT ...``) comes last: scripts read it.
+``table`` is for people: the summary table, the details and the verdict
+line. ``json`` and ``csv`` are for scripts: the program's stdout is exactly
+one JSON document or one CSV table, and the verdict is a field inside it.
+
+Both machine formats carry the same fields. JSON: one object per run (the
+run-level fields, ``totals`` and ``nodes``). CSV: a row per node and a
+``total`` row per run; the run-level fields are columns filled on the
+``total`` row. Field names are part of the program's interface: add
+fields, never rename them. Numbers are plain (no thousands separators);
+times are seconds rounded to the millisecond.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -25,7 +29,20 @@ from trio_dht.services.report import NodeTotals, RunResult
 
 FORMATS: tuple[str, ...] = ("table", "json", "csv")
 
-CSV_HEADER: tuple[str, ...] = ("node", "sent", "received", "relayed", "sum_sent", "sum_received")
+# Counters of a node row and of the totals row, in this order.
+COUNTERS: tuple[str, ...] = (
+    "sent", "received", "relayed", "sum_sent", "sum_received", "dropped",
+)  # fmt: skip
+# Run-level fields, in the order the CSV gives them (on the total row).
+RUN_FIELDS: tuple[str, ...] = (
+    "correct", "verdict", "packets_per_node", "nr", "expected_sent", "elapsed",
+    "sending_elapsed", "quiescence", "relays_per_packet", "gone", "unresponsive",
+)  # fmt: skip
+CSV_HEADER: tuple[str, ...] = ("run", "node", "host", "port", *COUNTERS, "source", *RUN_FIELDS)
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 @attrs.frozen
@@ -42,8 +59,7 @@ class Totals:
 
 @attrs.frozen
 class RunSummary:
-    """The JSON document for one run. Field names are part of the program's
-    interface: add fields, never rename them."""
+    """The JSON document for one run."""
 
     correct: bool
     verdict: str
@@ -57,44 +73,41 @@ class RunSummary:
     nodes: tuple[NodeTotals, ...]
     gone: tuple[int, ...] = ()
     sending_elapsed: float | None = None
+    unresponsive: tuple[int, ...] = ()
+    run: int = 1
 
     @classmethod
-    def from_result(cls, result: RunResult) -> RunSummary:
+    def from_result(cls, result: RunResult, run: int = 1) -> RunSummary:
         return cls(
             correct=result.correct,
             verdict=result.verdict(),
             packets_per_node=result.packets_per_node,
             nr=result.nr,
             expected_sent=result.packets_per_node * len(result.nodes),
-            elapsed=result.elapsed,
+            elapsed=round(result.elapsed, 3),
             quiescence=result.quiescence,
-            relays_per_packet=result.relays_per_packet,
-            totals=Totals(
-                sent=result.sent,
-                received=result.received,
-                relayed=result.relayed,
-                sum_sent=result.sum_sent,
-                sum_received=result.sum_received,
-                dropped=result.dropped,
-            ),
+            relays_per_packet=round(result.relays_per_packet, 6),
+            totals=Totals(*(getattr(result, name) for name in COUNTERS)),
             nodes=result.nodes,
-            gone=result.gone,
-            sending_elapsed=result.sending_elapsed,
+            gone=tuple(result.gone),
+            sending_elapsed=_seconds(result.sending_elapsed),
+            unresponsive=tuple(getattr(result, "unresponsive", ())),
+            run=run,
         )
 
 
 _converter = cattrs.Converter()
 
 
-def summary_dict(result: RunResult) -> dict[str, Any]:
-    """The result as plain data (what the JSON holds)."""
-    data: dict[str, Any] = _converter.unstructure(RunSummary.from_result(result))
+def summary_dict(result: RunResult, run: int = 1) -> dict[str, Any]:
+    """One run as plain data (what the JSON holds)."""
+    data: dict[str, Any] = _converter.unstructure(RunSummary.from_result(result, run))
     return data
 
 
-def summary_json(result: RunResult) -> str:
-    """The result as one line of JSON."""
-    return json.dumps(summary_dict(result), separators=(",", ":"))
+def summary_json(result: RunResult, run: int = 1) -> str:
+    """One run as one line of JSON."""
+    return json.dumps(summary_dict(result, run), separators=(",", ":"))
 
 
 def parse_summary_json(text: str) -> RunSummary:
@@ -102,44 +115,84 @@ def parse_summary_json(text: str) -> RunSummary:
     return _converter.structure(json.loads(text), RunSummary)
 
 
-def summary_csv(result: RunResult) -> list[str]:
-    """Header, one line per node, a totals line; plain integers."""
+def document_json(results: Sequence[RunResult]) -> str:
+    """The whole program's JSON output: the run's object for one run; for
+    several, an object with ``correct`` (all of them), ``verdict`` (the
+    first incorrect run's, else the last one's) and ``runs``."""
+    if len(results) == 1:
+        return summary_json(results[0])
+    runs = [summary_dict(r, i) for i, r in enumerate(results, 1)]
+    wrong = [r for r in results if not r.correct]
+    document = {
+        "correct": not wrong,
+        "verdict": (wrong[0] if wrong else results[-1]).verdict(),
+        "runs": runs,
+    }
+    return json.dumps(document, separators=(",", ":"))
+
+
+def _ids(ids: Iterable[int]) -> str:
+    return " ".join(str(i) for i in ids)
+
+
+def summary_csv(result: RunResult, run: int = 1, *, header: bool = True) -> list[str]:
+    """The header (unless ``header`` is False), a row per node and the total
+    row carrying the run-level fields; plain numbers."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
+    if header:
+        writer.writerow(CSV_HEADER)
+    blank = [""] * len(RUN_FIELDS)
     for row in result.nodes:
-        writer.writerow(
-            (row.node_id, row.sent, row.received, row.relayed, row.sum_sent, row.sum_received)
-        )
-    writer.writerow(
-        (
-            "total",
-            result.sent,
-            result.received,
-            result.relayed,
-            result.sum_sent,
-            result.sum_received,
-        )
-    )
+        counters = [getattr(row, name) for name in COUNTERS]
+        writer.writerow([run, row.node_id, row.host, row.port, *counters, row.source, *blank])
+    summary = RunSummary.from_result(result, run)
+    fields: dict[str, object] = {
+        name: getattr(summary, name) for name in RUN_FIELDS if name not in ("gone", "unresponsive")
+    }
+    fields["correct"] = "true" if summary.correct else "false"
+    fields["gone"] = _ids(summary.gone)
+    fields["unresponsive"] = _ids(summary.unresponsive)
+    if fields["sending_elapsed"] is None:
+        fields["sending_elapsed"] = ""
+    totals = [getattr(result, name) for name in COUNTERS]
+    writer.writerow([run, "total", "", "", *totals, "", *(fields[n] for n in RUN_FIELDS)])
     return buffer.getvalue().splitlines()
+
+
+def document_csv(results: Sequence[RunResult]) -> str:
+    """The whole program's CSV output: one header, then every run's rows."""
+    lines: list[str] = []
+    for run, result in enumerate(results, 1):
+        lines.extend(summary_csv(result, run, header=run == 1))
+    return "\n".join(lines) + "\n"
+
+
+def document(results: Sequence[RunResult], fmt: str) -> str:
+    """The machine-readable document for ``fmt`` (json or csv)."""
+    if fmt == "json":
+        return document_json(results) + "\n"
+    if fmt == "csv":
+        return document_csv(results)
+    raise ValueError(f"{fmt!r} is not a machine-readable format; choose json or csv")
 
 
 def result_block(
     result: RunResult, fmt: str = "table", notes: Iterable[str] = ()
 ) -> list[RenderableType]:
-    """Everything printed at the end of a run, in order: the summary in
-    ``fmt``, then ``notes`` (extra plain lines), then the verdict line."""
+    """Everything a person reads at the end of a run, in order: the summary
+    in ``fmt``, then how a shortfall is explained, then ``notes``, then the
+    verdict line."""
     items: list[RenderableType] = []
     if fmt == "table":
         items.append(summary_table(result))
-        items.append(run_details(result))
+        items.extend(run_details(result))
     elif fmt == "csv":
         items.extend(summary_csv(result))
     elif fmt == "json":
         items.append(summary_json(result))
     else:
         raise ValueError(f"unknown summary format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    # After a failure: how the shortfall is explained (empty otherwise).
     items.extend(result.accounting())
     items.extend(notes)
     items.append(result.verdict())

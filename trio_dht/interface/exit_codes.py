@@ -1,0 +1,30 @@
+"""Exit statuses, the same for every subcommand, so scripts can tell a wrong
+result from a mistyped command from a registry that is not there."""
+
+from __future__ import annotations
+
+import signal
+
+OK = 0
+# The run finished but its totals do not add up.
+INCORRECT = 1
+# A command-line mistake (argparse uses 2 as well).
+USAGE = 2
+# --timeout ran out, or the overlay was not ready in time.
+TIMEOUT = 3
+# The network said no: the registry cannot be reached or refused us, a node
+# could not join, or the registry cannot listen on its port.
+NETWORK = 4
+
+# The statuses a shell gives to processes ended by these signals.
+SIGNAL_EXIT: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+HELP = """\
+exit status:
+  0  success (a run's totals are correct)
+  1  a run's totals are not correct
+  2  usage error (bad option or argument)
+  3  timeout (--timeout, or the overlay was not ready in time)
+  4  network: registry unreachable or refusing, a node could not join,
+     or the port cannot be listened on
+  130, 143  ended by Ctrl-C (SIGINT), SIGTERM"""
