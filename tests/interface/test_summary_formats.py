@@ -221,4 +221,4 @@ async def test_output_file_gets_the_document_and_stdout_the_verdict(tmp_path: Pa
     assert status == 0
     assert app.result is not None
     assert json.loads(target.read_text())["verdict"] == app.result.verdict()
-    assert out == ""
+    assert out == app.result.verdict() + "\n"

@@ -178,8 +178,10 @@ class RegistryApp:
                 screen.say(line)
             if not self.unattended:
                 self._emit(document([result], fmt))
-            if not screen.out.is_terminal or self.output is not None:
-                screen.say(result.verdict())
+            if self.output is not None:
+                screen.result(result.verdict())  # the document is in the file
+            elif not screen.out.is_terminal:
+                screen.say(result.verdict())  # for the person watching stderr
 
     def _emit(self, text: str) -> None:
         """A machine-readable document: to --output, or to stdout."""
