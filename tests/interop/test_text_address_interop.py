@@ -4,8 +4,9 @@ scripted from its captured frames (tests/peers/java_variants.py): issue 10,
 nodes join a text-address registry, exact).
 
 The text-address peers send no progress reports, so a trio_dht registry
-waits ``GRACE`` (real seconds) after the last task-finished; the scripted
-registry waits until the in-process overlay is quiet.
+waits its grace period after the last task-finished; on trio's mock clock
+with autojump (``AUTOJUMP``) that period passes only while the in-process
+overlay is idle. The scripted registry waits until the overlay is quiet.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import trio
 from peers.connlog import ConnLog, explained
 from peers.go_per_message import quiet_overlay
 from peers.java_variants import TextAddressNode, TextAddressRegistry
+from trio.testing import MockClock
 
 from trio_dht.services.config import NodeConfig, RegistryConfig
 from trio_dht.services.node import MessagingNode, NodeError
@@ -29,8 +31,13 @@ CS455 = get_dialect("cs455")
 NODES = 10
 PACKETS = 200
 NR = 3
-GRACE = 1.0
 JOIN_S, READY_S, RUN_S = 15, 15, 60
+# Virtual time: the clock stands still while anything runs and jumps ahead
+# only when every task has been blocked, with no socket ready, for this
+# many real seconds. So the registry's waits (grace period, manifest
+# timeout) end only once the in-process overlay is quiet, whatever the
+# machine's load, and the deadlines above fail a stuck test at once.
+AUTOJUMP = 0.01
 
 
 def text_address_node(port: int, observer: Observer, seed: int) -> MessagingNode:
@@ -42,10 +49,11 @@ def text_address_node(port: int, observer: Observer, seed: int) -> MessagingNode
     return MessagingNode(HOST, port, dialect, observer, NodeConfig(seed=seed))
 
 
-async def test_trio_dht_registry_drives_text_address_nodes() -> None:
+async def test_trio_dht_registry_drives_text_address_nodes(mock_clock: MockClock) -> None:
+    mock_clock.autojump_threshold = AUTOJUMP
     log = ConnLog()
     observer = Observer()
-    registry = Registry(CS455, observer, RegistryConfig(grace=GRACE), random.Random(20))
+    registry = Registry(CS455, observer, RegistryConfig(), random.Random(20))
     async with trio.open_nursery() as nursery:
         with explained(log, observer.lines):
             with trio.fail_after(JOIN_S):
@@ -73,7 +81,8 @@ async def test_trio_dht_registry_drives_text_address_nodes() -> None:
         nursery.cancel_scope.cancel()
 
 
-async def test_trio_dht_nodes_join_a_text_address_registry() -> None:
+async def test_trio_dht_nodes_join_a_text_address_registry(mock_clock: MockClock) -> None:
+    mock_clock.autojump_threshold = AUTOJUMP
     log = ConnLog()
     observers = [Observer() for _ in range(NODES)]
     registry = TextAddressRegistry(log, random.Random(21), before_summaries=quiet_overlay)
@@ -102,7 +111,8 @@ async def test_trio_dht_nodes_join_a_text_address_registry() -> None:
     reason="issue 10: a refusal that quotes our raw address back garbled must suggest "
     "the text-address flag",
 )
-async def test_a_garbled_refusal_suggests_the_text_address_flag() -> None:
+async def test_a_garbled_refusal_suggests_the_text_address_flag(mock_clock: MockClock) -> None:
+    mock_clock.autojump_threshold = AUTOJUMP
     log = ConnLog()
     registry = TextAddressRegistry(log, random.Random(22))
     async with trio.open_nursery() as nursery:
