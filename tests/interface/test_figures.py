@@ -120,7 +120,7 @@ def test_figure_path_problems(monkeypatch: pytest.MonkeyPatch) -> None:
     assert figures.check_figure_path("run.svg") is None
     assert figures.check_figure_path("RUN.PNG") is None
     problem = figures.check_figure_path("run.pdf")
-    assert problem is not None and "must end in .svg or .png" in problem
+    assert problem is not None and "a figure's file name must end in .svg or .png" in problem
     monkeypatch.setattr(figures, "plot_available", lambda: False)
     problem = figures.check_figure_path("run.svg")
     assert problem is not None and "pip install 'trio_dht[plot]'" in problem
@@ -158,3 +158,40 @@ def test_run_figure_lines_report_the_means_or_one_error(tmp_path: Path) -> None:
     assert path.read_bytes().startswith(PNG_MAGIC)
     (line,) = run_figure_lines(str(tmp_path / "nope" / "r.png"), result)
     assert line.startswith("error: no figure: cannot write the figure")
+
+
+def totals_by_node(result: RunResult) -> list[tuple[int, int, int, int, int, int]]:
+    return sorted(
+        (n.node_id, n.sent, n.received, n.relayed, n.sum_sent, n.sum_received) for n in result.nodes
+    )
+
+
+async def test_the_same_seed_gives_the_same_run_twice() -> None:
+    argv = ("--nodes", "6", "--nr", "2", "--packets", "200")
+    first = await demo_run(*argv, "--seed", "11")
+    second = await demo_run(*argv, "--seed", "11")
+    assert totals_by_node(first) == totals_by_node(second)
+    other = await demo_run(*argv, "--seed", "12")
+    assert totals_by_node(other) != totals_by_node(first)
+
+
+async def test_demo_figure_option_and_the_console_commands(tmp_path: Path) -> None:
+    path = tmp_path / "demo.svg"
+    argv = ["demo", "--nodes", "5", "--nr", "2", "--packets", "100"]  # not -q: info lines too
+    args = build_parser().parse_args([*argv, "--seed", "3", "--figure", str(path)])
+    out = io.StringIO()
+    app = DemoApp(args, Console(file=out, width=200))
+    with trio.fail_after(RUN_TIMEOUT):
+        assert await app.main() == 0
+        assert app.result is not None
+        ET.fromstring(path.read_bytes())  # an SVG document
+        assert "Figure written to" in out.getvalue()
+        # The registry console's figure command redraws the last run. (path
+        # needs a live overlay: test_path_cmd tests what it prints.)
+        again = tmp_path / "again.png"
+        await app.app.handle(f"figure {again}")
+        assert again.read_bytes().startswith(PNG_MAGIC)
+        await app.app.handle("figure again.pdf")
+        assert "error: no figure: again.pdf: a figure's file name must end in" in out.getvalue()
+        await app.app.handle("path 1 2")  # the nodes have left with the registry
+        assert "error: no overlay has been set up" in out.getvalue()

@@ -34,7 +34,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, seed: bool) -> None:
 def check_run_arguments(args: argparse.Namespace) -> str | None:
     """A usage problem with ``--figure``, or None."""
     path = getattr(args, "figure", None)
-    return None if path is None else check_figure_path(path)
+    problem = None if path is None else check_figure_path(path)
+    return None if problem is None else f"--figure {problem}"
 
 
 def run_figure_lines(path: str, result: RunResult, seed: int | None = None) -> list[str]:

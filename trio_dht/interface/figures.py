@@ -88,9 +88,9 @@ def check_figure_path(path: str) -> str | None:
     """A usage problem with ``--figure PATH`` (suffix, missing matplotlib), or None."""
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
-        return f"--figure {path}: the file name must end in .svg or .png"
+        return f"{path}: a figure's file name must end in .svg or .png"
     if not plot_available():
-        return f"--figure needs matplotlib, which is not installed: {PLOT_HINT}"
+        return f"figures need matplotlib, which is not installed: {PLOT_HINT}"
     return None
 
 
