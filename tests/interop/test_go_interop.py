@@ -158,3 +158,44 @@ async def test_mixed_overlay_under_a_trio_dht_registry(mock_clock: MockClock) ->
             assert result.sent == result.received == NODES * PACKETS
             assert_go_model_kept(log, go_nodes)
         nursery.cancel_scope.cancel()
+
+
+async def test_a_trio_dht_node_at_its_incoming_limit_loses_nothing(mock_clock: MockClock) -> None:
+    """Issue 10, backpressure: Go nodes dial a connection per packet; a
+    trio_dht node allowed only 2 incoming connections at once must make the
+    rest wait (the kernel's backlog holds the diallers), not accept and
+    close them: every packet still arrives and is counted."""
+    mock_clock.autojump_threshold = AUTOJUMP
+    log = ConnLog()
+    observer = Observer()
+    registry = Registry(MINICHORD, observer, RegistryConfig(), random.Random(13))
+    async with trio.open_nursery() as nursery:
+        with explained(log, observer.lines):
+            with trio.fail_after(JOIN_S):
+                port = await nursery.start(registry.serve, HOST, 0)
+                go_nodes: list[GoNode] = [
+                    await nursery.start(GoNode(HOST, port, log, rng=random.Random(k)).run)
+                    for k in range(NODES - 1)
+                ]
+                narrow = MessagingNode(
+                    HOST,
+                    port,
+                    MINICHORD,
+                    Observer(),
+                    NodeConfig(per_message_peers=True, max_incoming=2, seed=1),
+                )
+                await nursery.start(narrow.run)
+                await registry.wait_for_nodes(NODES)
+            with trio.fail_after(READY_S):
+                registry.setup_overlay(NR)
+                await registry.wait_ready()
+            with trio.fail_after(RUN_S):
+                run = registry.start(PACKETS)
+                await run.done.wait()
+            result = run.result
+            assert result is not None
+            assert result.correct, result.verdict()
+            assert result.sent == result.received == NODES * PACKETS
+            assert not log.kinds("refused"), log.kinds("refused")[:3]
+            assert_go_model_kept(log, go_nodes)
+        nursery.cancel_scope.cancel()

@@ -106,11 +106,6 @@ async def test_trio_dht_nodes_join_a_text_address_registry(mock_clock: MockClock
         nursery.cancel_scope.cancel()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10: a refusal that quotes our raw address back garbled must suggest "
-    "the text-address flag",
-)
 async def test_a_garbled_refusal_suggests_the_text_address_flag(mock_clock: MockClock) -> None:
     mock_clock.autojump_threshold = AUTOJUMP
     log = ConnLog()

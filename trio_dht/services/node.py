@@ -14,6 +14,7 @@ else happens. Data stays on ``node_data``'s batched path.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import logging
 import random
@@ -342,7 +343,7 @@ class MessagingNode:
             elif isinstance(action, Registered):
                 self._on_registered(action)
             elif isinstance(action, Refused):
-                self._refusal = action.reason
+                self._refusal = action.reason + self._form_hint(action.reason)
                 self._registered.set()
             elif isinstance(action, Left):
                 self._leave_status = DeregistrationStatus(action.status, action.info)
@@ -376,6 +377,22 @@ class MessagingNode:
             return str(clip(text))
         text = text.encode("ascii", "replace").decode("ascii")
         return text if len(text) <= 127 else text[:124] + "..."
+
+    def _form_hint(self, refusal: str) -> str:
+        """A classic registry that reads addresses as text quotes our raw
+        address bytes back in its refusal (captured): say what to do."""
+        if self.dialect.name != "cs455" or getattr(self.dialect, "variant", "") == "text-address":
+            return ""
+        try:
+            raw = ipaddress.ip_address(self.host).packed.decode("latin-1")
+        except ValueError:
+            return ""
+        if raw not in refusal:
+            return ""
+        return (
+            " (the registry quoted our address back as raw bytes: it reads addresses as "
+            "text; start the node with --cs455-address text)"
+        )
 
     def _on_registered(self, action: Registered) -> None:
         if self.config.seed is not None:
