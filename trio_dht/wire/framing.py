@@ -164,13 +164,15 @@ class LengthPrefixFramer:
             if length < 1 or length > max_frame:
                 raise RemoteWireError(self._bad_length(length))
             start = pos + size
+            stop = start + length
             # The type's own limit, as soon as its first byte is here: one
             # index and compare per frame, the slow look only past it.
-            if start < end and length > by_first_byte[data[start]]:
-                self._check_type(data[start : min(end, start + length, start + 8)], length)
-            stop = start + length
             if stop > end:
+                if start < end and length > by_first_byte[data[start]]:
+                    self._check_type(data[start : min(end, start + 8)], length)
                 break
+            if length > by_first_byte[data[start]]:
+                self._check_type(data[start : min(stop, start + 8)], length)
             frames.append(data[start:stop])
             pos = stop
         if pos < end:
