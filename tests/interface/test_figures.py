@@ -5,6 +5,7 @@ figures; and the same seed giving the same run twice."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -195,3 +196,25 @@ async def test_demo_figure_option_and_the_console_commands(tmp_path: Path) -> No
         assert "error: no figure: again.pdf: a figure's file name must end in" in out.getvalue()
         await app.app.handle("path 1 2")  # the nodes have left with the registry
         assert "error: no overlay has been set up" in out.getvalue()
+
+
+async def test_the_seed_is_in_the_json_summary_and_it_repeats() -> None:
+    documents = []
+    for _ in range(2):
+        args = build_parser().parse_args(
+            ["demo", "-q", "--nodes", "5", "--nr", "2", "--packets", "150", "--seed", "21",
+             "--summary", "json"]
+        )  # fmt: skip
+        out = io.StringIO()
+        with trio.fail_after(RUN_TIMEOUT):
+            assert await DemoApp(args, Console(file=out, width=200)).main() == 0
+        (line,) = [x for x in out.getvalue().splitlines() if x.startswith("{")]
+        document = json.loads(line)
+        assert document["seed"] == 21
+        # Everything but the timings and the OS-chosen ports must repeat.
+        for key in ("elapsed", "sending_elapsed"):
+            document.pop(key)
+        for node in document["nodes"]:
+            node.pop("port")
+        documents.append(document)
+    assert documents[0] == documents[1]

@@ -177,7 +177,7 @@ class RegistryApp:
             for line in [*run_details(result), *result.accounting()]:
                 screen.say(line)
             if not self.unattended:
-                self._emit(document([result], fmt))
+                self._emit(document([result], fmt, getattr(self.args, "seed", None)))
             if self.output is not None:
                 screen.result(result.verdict())  # the document is in the file
             elif not screen.out.is_terminal:
@@ -195,7 +195,9 @@ class RegistryApp:
         if not self.unattended or self.summary_format == "table":
             return
         if self.results:
-            self._emit(document(self.results, self.summary_format))
+            self._emit(
+                document(self.results, self.summary_format, getattr(self.args, "seed", None))
+            )
         elif self.summary_format == "json" and self.failure is not None:
             self._emit(_error_json(self.failure))
 

@@ -36,7 +36,7 @@ COUNTERS: tuple[str, ...] = (
 # Run-level fields, in the order the CSV gives them (on the total row).
 RUN_FIELDS: tuple[str, ...] = (
     "correct", "verdict", "packets_per_node", "nr", "expected_sent", "elapsed",
-    "sending_elapsed", "quiescence", "relays_per_packet", "gone", "unresponsive",
+    "sending_elapsed", "quiescence", "relays_per_packet", "gone", "unresponsive", "seed",
 )  # fmt: skip
 CSV_HEADER: tuple[str, ...] = ("run", "node", "host", "port", *COUNTERS, "source", *RUN_FIELDS)
 
@@ -75,9 +75,11 @@ class RunSummary:
     sending_elapsed: float | None = None
     unresponsive: tuple[int, ...] = ()
     run: int = 1
+    # --seed of the run (demo): the same seed gives the same totals.
+    seed: int | None = None
 
     @classmethod
-    def from_result(cls, result: RunResult, run: int = 1) -> RunSummary:
+    def from_result(cls, result: RunResult, run: int = 1, seed: int | None = None) -> RunSummary:
         return cls(
             correct=result.correct,
             verdict=result.verdict(),
@@ -93,21 +95,22 @@ class RunSummary:
             sending_elapsed=_seconds(result.sending_elapsed),
             unresponsive=tuple(getattr(result, "unresponsive", ())),
             run=run,
+            seed=seed,
         )
 
 
 _converter = cattrs.Converter()
 
 
-def summary_dict(result: RunResult, run: int = 1) -> dict[str, Any]:
+def summary_dict(result: RunResult, run: int = 1, seed: int | None = None) -> dict[str, Any]:
     """One run as plain data (what the JSON holds)."""
-    data: dict[str, Any] = _converter.unstructure(RunSummary.from_result(result, run))
+    data: dict[str, Any] = _converter.unstructure(RunSummary.from_result(result, run, seed))
     return data
 
 
-def summary_json(result: RunResult, run: int = 1) -> str:
+def summary_json(result: RunResult, run: int = 1, seed: int | None = None) -> str:
     """One run as one line of JSON."""
-    return json.dumps(summary_dict(result, run), separators=(",", ":"))
+    return json.dumps(summary_dict(result, run, seed), separators=(",", ":"))
 
 
 def parse_summary_json(text: str) -> RunSummary:
@@ -115,13 +118,13 @@ def parse_summary_json(text: str) -> RunSummary:
     return _converter.structure(json.loads(text), RunSummary)
 
 
-def document_json(results: Sequence[RunResult]) -> str:
+def document_json(results: Sequence[RunResult], seed: int | None = None) -> str:
     """The whole program's JSON output: the run's object for one run; for
     several, an object with ``correct`` (all of them), ``verdict`` (the
     first incorrect run's, else the last one's) and ``runs``."""
     if len(results) == 1:
-        return summary_json(results[0])
-    runs = [summary_dict(r, i) for i, r in enumerate(results, 1)]
+        return summary_json(results[0], seed=seed)
+    runs = [summary_dict(r, i, seed) for i, r in enumerate(results, 1)]
     wrong = [r for r in results if not r.correct]
     document = {
         "correct": not wrong,
@@ -135,7 +138,9 @@ def _ids(ids: Iterable[int]) -> str:
     return " ".join(str(i) for i in ids)
 
 
-def summary_csv(result: RunResult, run: int = 1, *, header: bool = True) -> list[str]:
+def summary_csv(
+    result: RunResult, run: int = 1, *, header: bool = True, seed: int | None = None
+) -> list[str]:
     """The header (unless ``header`` is False), a row per node and the total
     row carrying the run-level fields; plain numbers."""
     buffer = io.StringIO()
@@ -146,34 +151,35 @@ def summary_csv(result: RunResult, run: int = 1, *, header: bool = True) -> list
     for row in result.nodes:
         counters = [getattr(row, name) for name in COUNTERS]
         writer.writerow([run, row.node_id, row.host, row.port, *counters, row.source, *blank])
-    summary = RunSummary.from_result(result, run)
+    summary = RunSummary.from_result(result, run, seed)
     fields: dict[str, object] = {
         name: getattr(summary, name) for name in RUN_FIELDS if name not in ("gone", "unresponsive")
     }
     fields["correct"] = "true" if summary.correct else "false"
     fields["gone"] = _ids(summary.gone)
     fields["unresponsive"] = _ids(summary.unresponsive)
-    if fields["sending_elapsed"] is None:
-        fields["sending_elapsed"] = ""
+    for name in ("sending_elapsed", "seed"):
+        if fields[name] is None:
+            fields[name] = ""
     totals = [getattr(result, name) for name in COUNTERS]
     writer.writerow([run, "total", "", "", *totals, "", *(fields[n] for n in RUN_FIELDS)])
     return buffer.getvalue().splitlines()
 
 
-def document_csv(results: Sequence[RunResult]) -> str:
+def document_csv(results: Sequence[RunResult], seed: int | None = None) -> str:
     """The whole program's CSV output: one header, then every run's rows."""
     lines: list[str] = []
     for run, result in enumerate(results, 1):
-        lines.extend(summary_csv(result, run, header=run == 1))
+        lines.extend(summary_csv(result, run, header=run == 1, seed=seed))
     return "\n".join(lines) + "\n"
 
 
-def document(results: Sequence[RunResult], fmt: str) -> str:
+def document(results: Sequence[RunResult], fmt: str, seed: int | None = None) -> str:
     """The machine-readable document for ``fmt`` (json or csv)."""
     if fmt == "json":
-        return document_json(results) + "\n"
+        return document_json(results, seed) + "\n"
     if fmt == "csv":
-        return document_csv(results)
+        return document_csv(results, seed)
     raise ValueError(f"{fmt!r} is not a machine-readable format; choose json or csv")
 
 
