@@ -5,9 +5,13 @@ while the largest legitimate frame of every type still decodes."""
 
 from __future__ import annotations
 
+import itertools
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from wire_vectors import CS455_EXTRA_MESSAGES
 
 from trio_dht.wire import (
     DEFAULT_MAX_FRAME,
@@ -236,3 +240,31 @@ def test_frames_after_a_refused_type_are_not_reached() -> None:
     good = CS455.encode(TaskInitiate(1))
     with pytest.raises(RemoteWireError, match="TaskInitiate"):
         framer.feed(good + INT.pack(6) + b"\x08" + bytes(5))
+
+
+# Legitimate frames of every type and size, for the chunking property below.
+STREAM_FRAMES = {
+    "cs455": [INT.pack(len(body)) + body for body, _ in CS455_LARGEST.values()]
+    + [CS455.encode(m) for m in CS455_EXTRA_MESSAGES],
+    "minichord": [MINICHORD.encode(m) for m in LARGEST.values()]
+    + [MINICHORD.encode(TrafficSummaryRequest()), MINICHORD.encode_data(1, 2, 3)],
+}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_legitimate_streams_pass_whatever_the_chunking(
+    dialect: Dialect, data: st.DataObject
+) -> None:
+    frames = data.draw(st.lists(st.sampled_from(STREAM_FRAMES[dialect.name]), max_size=12))
+    stream = b"".join(frames)
+    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=30))
+    points = sorted({0, len(stream), *cuts})
+    framer = dialect.framer()
+    got: list[bytes] = []
+    for start, stop in itertools.pairwise(points):
+        got += framer.feed(stream[start:stop])
+        assert framer.buffered <= dialect.length_prefix.size + dialect.max_body
+    assert got == [frame[dialect.length_prefix.size :] for frame in frames]
+    assert framer.buffered == 0
