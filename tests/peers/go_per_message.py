@@ -284,9 +284,15 @@ class GoNode:
             self.dropped += 1
             self.log.note(self.name, "refused", f"data to {address}: {exc}")
             return
-        await wire.write_frame(
-            self.log, conn, wire.node_data(destination, source, payload, hops, trace)
-        )
+        try:
+            await wire.write_frame(
+                self.log, conn, wire.node_data(destination, source, payload, hops, trace)
+            )
+        except trio.BrokenResourceError as exc:
+            # The receiver accepted and reset the connection: the packet is
+            # lost (the port logs a failed Write and goes on).
+            self.dropped += 1
+            self.log.event(conn, "refused", f"data to {address}: {exc}")
         await self.conns.close(conn)
 
     # --- reports -----------------------------------------------------------------
