@@ -37,7 +37,7 @@ from trio_dht.wire.messages import (
     TrafficSummary,
     TrafficSummaryRequest,
 )
-from trio_dht.wire.minichord_codec import LARGEST, member_tag
+from trio_dht.wire.minichord import LARGEST, member_tag
 
 CS455 = get_dialect("cs455")
 MINICHORD = get_dialect("minichord")

@@ -23,7 +23,7 @@ meaning is preserved:
 
 The dialect has one variant, "canonical". Frame limits: each type's largest
 body is measured by encoding its largest legitimate message
-(``minichord_codec.LARGEST``); the framer tells the type from the body's
+(``LARGEST`` below); the framer tells the type from the body's
 first field tag (one byte for nodeData, two for the other members).
 
 Sans-IO, but not thread-safe: the data path keeps one scratch message and the
@@ -42,17 +42,39 @@ from trio_dht.wire import minichord_pb2 as pb
 from trio_dht.wire.dialect import Dialect, Refusal
 from trio_dht.wire.errors import LocalWireError, RemoteWireError
 from trio_dht.wire.framing import FrameLimits
-from trio_dht.wire.messages import Message
+from trio_dht.wire.messages import (
+    Data,
+    Deregistration,
+    DeregistrationStatus,
+    Message,
+    NodeManifest,
+    OverlaySetupStatus,
+    PeerEntry,
+    ProgressReport,
+    ProgressRequest,
+    Registration,
+    RegistrationStatus,
+    TaskFinished,
+    TaskInitiate,
+    TrafficSummary,
+    TrafficSummaryRequest,
+)
 from trio_dht.wire.minichord_codec import (
     DECODERS,
     ENCODERS,
     LENGTH,
     PARSE_ERRORS,
     frame,
-    largest_bodies,
     parse,
 )
-from trio_dht.wire.minichord_fields import MAX_TEXT, format_address, parse_address
+from trio_dht.wire.minichord_fields import (
+    MAX_HOST,
+    MAX_TEXT,
+    PORT_MAX,
+    UINT32,
+    format_address,
+    parse_address,
+)
 
 __all__ = ["MinichordDialect", "format_address", "parse_address"]
 
@@ -65,6 +87,68 @@ _ELLIPSIS = "..."
 # both write the single member first, so a data frame always starts with it;
 # checking it lets the data path skip parsing control frames altogether.
 _NODE_DATA_TAG = (15 << 3) | 2
+
+
+# --- frame limits ---------------------------------------------------------------
+# The largest legitimate message of each type, encoded by the encoders above:
+# every integer non-zero (proto3 leaves zeros out), texts of MAX_TEXT bytes,
+# addresses of MAX_ADDRESS bytes, 128 manifest entries and ids, a 128-entry
+# trace. Each type is named on the wire by the tag of its oneof member, the
+# first bytes of the body.
+
+MAX_ENTRIES = 128
+MAX_TRACE = 128
+_HOST = "h" * MAX_HOST
+_TEXT = "t" * MAX_TEXT
+
+LARGEST: Mapping[str, Message] = MappingProxyType(
+    {
+        "registration": Registration(_HOST, PORT_MAX),
+        "registrationResponse": RegistrationStatus(-1, _TEXT),
+        "deregistration": Deregistration(_HOST, PORT_MAX, -1),
+        "deregistrationResponse": DeregistrationStatus(-1, _TEXT),
+        "nodeRegistry": NodeManifest(
+            entries=(PeerEntry(-1, _HOST, PORT_MAX),) * MAX_ENTRIES,
+            node_ids=(-1,) * MAX_ENTRIES,
+        ),
+        "nodeRegistryResponse": OverlaySetupStatus(-1, _TEXT),
+        "initiateTask": TaskInitiate(UINT32[1]),
+        "nodeData": Data(-1, -1, -1, trace=(-1,) * MAX_TRACE, hops=UINT32[1]),
+        "taskFinished": TaskFinished(_HOST, PORT_MAX, -1),
+        "requestTrafficSummary": TrafficSummaryRequest(),
+        "reportTrafficSummary": TrafficSummary(-1, UINT32[1], UINT32[1], -1, UINT32[1], -1),
+        "progressRequest": ProgressRequest(UINT32[1]),
+        "progressReport": ProgressReport(-1, UINT32[1], UINT32[1], UINT32[1], -1, -1, UINT32[1]),
+    }
+)
+
+
+def _field_number(member: str) -> int:
+    number: int = _MiniChord.DESCRIPTOR.fields_by_name[member].number
+    return number
+
+
+def member_tag(member: str) -> bytes:
+    """The first bytes of a body whose oneof member is ``member``: the
+    varint key of that field, wire type 2 (length-delimited)."""
+    key = (_field_number(member) << 3) | 2
+    tag = bytearray()
+    while key > 0x7F:
+        tag.append(key & 0x7F | 0x80)
+        key >>= 7
+    tag.append(key)
+    return bytes(tag)
+
+
+def largest_bodies() -> dict[bytes, tuple[str, int]]:
+    """Member tag -> (type name, largest legitimate body in bytes)."""
+    return {
+        member_tag(member): (
+            f"type {member} (field {_field_number(member)})",
+            len(ENCODERS[type(message)](message).SerializeToString()),
+        )
+        for member, message in LARGEST.items()
+    }
 
 
 class MinichordDialect(Dialect):

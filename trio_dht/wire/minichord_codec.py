@@ -1,6 +1,5 @@
 """Message codec of the ``minichord`` dialect: dialect-neutral messages to
-protobuf ``MiniChord`` messages and back, and the largest legitimate body of
-each message type.
+protobuf ``MiniChord`` messages and back.
 
 Encoders raise LocalWireError for values the wire cannot carry; decoders and
 ``parse`` raise RemoteWireError for a peer's bytes that make no message.
@@ -36,9 +35,6 @@ from trio_dht.wire.messages import (
 from trio_dht.wire.minichord_fields import (
     INT32,
     INT64,
-    MAX_HOST,
-    MAX_TEXT,
-    PORT_MAX,
     UINT32,
     check_int,
     check_text,
@@ -338,65 +334,3 @@ def parse(body: bytes) -> pb.MiniChord:
 def frame(proto: pb.MiniChord) -> bytes:
     body: bytes = proto.SerializeToString()
     return _pack_length(len(body)) + body
-
-
-# --- frame limits ---------------------------------------------------------------
-# The largest legitimate message of each type, encoded by the encoders above:
-# every integer non-zero (proto3 leaves zeros out), texts of MAX_TEXT bytes,
-# addresses of MAX_ADDRESS bytes, 128 manifest entries and ids, a 128-entry
-# trace. Each type is named on the wire by the tag of its oneof member, the
-# first bytes of the body.
-
-MAX_ENTRIES = 128
-MAX_TRACE = 128
-_HOST = "h" * MAX_HOST
-_TEXT = "t" * MAX_TEXT
-
-LARGEST: Mapping[str, Message] = MappingProxyType(
-    {
-        "registration": Registration(_HOST, PORT_MAX),
-        "registrationResponse": RegistrationStatus(-1, _TEXT),
-        "deregistration": Deregistration(_HOST, PORT_MAX, -1),
-        "deregistrationResponse": DeregistrationStatus(-1, _TEXT),
-        "nodeRegistry": NodeManifest(
-            entries=(PeerEntry(-1, _HOST, PORT_MAX),) * MAX_ENTRIES,
-            node_ids=(-1,) * MAX_ENTRIES,
-        ),
-        "nodeRegistryResponse": OverlaySetupStatus(-1, _TEXT),
-        "initiateTask": TaskInitiate(UINT32[1]),
-        "nodeData": Data(-1, -1, -1, trace=(-1,) * MAX_TRACE, hops=UINT32[1]),
-        "taskFinished": TaskFinished(_HOST, PORT_MAX, -1),
-        "requestTrafficSummary": TrafficSummaryRequest(),
-        "reportTrafficSummary": TrafficSummary(-1, UINT32[1], UINT32[1], -1, UINT32[1], -1),
-        "progressRequest": ProgressRequest(UINT32[1]),
-        "progressReport": ProgressReport(-1, UINT32[1], UINT32[1], UINT32[1], -1, -1, UINT32[1]),
-    }
-)
-
-
-def _field_number(member: str) -> int:
-    number: int = _MiniChord.DESCRIPTOR.fields_by_name[member].number
-    return number
-
-
-def member_tag(member: str) -> bytes:
-    """The first bytes of a body whose oneof member is ``member``: the
-    varint key of that field, wire type 2 (length-delimited)."""
-    key = (_field_number(member) << 3) | 2
-    tag = bytearray()
-    while key > 0x7F:
-        tag.append(key & 0x7F | 0x80)
-        key >>= 7
-    tag.append(key)
-    return bytes(tag)
-
-
-def largest_bodies() -> dict[bytes, tuple[str, int]]:
-    """Member tag -> (type name, largest legitimate body in bytes)."""
-    return {
-        member_tag(member): (
-            f"type {member} (field {_field_number(member)})",
-            len(ENCODERS[type(message)](message).SerializeToString()),
-        )
-        for member, message in LARGEST.items()
-    }
