@@ -125,6 +125,37 @@ async def test_a_waiting_dialler_gets_the_slot_of_the_longest_idle() -> None:
         client.close()
 
 
+async def test_eviction_looks_past_connections_the_owner_keeps() -> None:
+    offered: list[str] = []
+
+    def evict(slot: Slot) -> bool:
+        offered.append(slot.host)
+        return not slot.member
+
+    def members_from_2(slot: Slot) -> None:
+        slot.member = slot.host == "127.0.0.2"
+
+    server = Server(ConnectionSlots(2, evict=evict), members_from_2)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await server.start(nursery)
+            member = dial(server.port, "127.0.0.2")
+            await server.served_count(1)
+            stranger = dial(server.port, "127.0.0.3")
+            await server.served_count(2)
+            newcomer = dial(server.port, "127.0.0.4")
+            await server.served_count(3)
+            await server.ended[1].wait()
+            # The member was the longest idle, but the policy kept it.
+            assert offered == ["127.0.0.2", "127.0.0.3"]
+            assert server.served[1].closed == "evicted"
+            assert server.served[0].closed is None
+            assert server.slots.count("127.0.0.2") == server.slots.count("127.0.0.4") == 1
+            nursery.cancel_scope.cancel()
+    for client in (member, stranger, newcomer):
+        client.close()
+
+
 async def test_idle_connections_are_reaped_unless_the_owner_says_otherwise() -> None:
     def keep_second(slot: Slot) -> None:
         if slot.host == "127.0.0.3":

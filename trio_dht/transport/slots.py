@@ -8,9 +8,9 @@ an accept loop of its own instead:
 - While every slot is taken it stops accepting: a dialler waits in the
   kernel's listen backlog (backpressure) instead of being accepted and
   closed.
-- If someone is waiting in the backlog while the slots are full, it asks
-  the owner's ``evict`` policy about the longest-idle connection and, if
-  the policy agrees, closes it to make room.
+- If someone is waiting in the backlog while the slots are full, it offers
+  the connections to the owner's ``evict`` policy, longest-idle first, and
+  closes the first one the policy lets go to make room.
 - Running out of descriptors or kernel memory while accepting (EMFILE,
   ENFILE, ENOBUFS, ENOMEM) pauses accepting briefly and logs one warning
   per interval with a count, never a traceback.
@@ -126,8 +126,8 @@ Handler = Callable[[trio.SocketStream, Slot], Awaitable[object]]
 class ConnectionSlots:
     """At most ``limit`` accepted connections at once (see module doc).
 
-    ``evict(slot)`` decides whether the longest-idle connection may be closed
-    to admit someone waiting; the default never evicts."""
+    ``evict(slot)`` decides whether a connection may be closed to admit
+    someone waiting (offered longest-idle first); the default never evicts."""
 
     def __init__(
         self,
@@ -252,13 +252,8 @@ class ConnectionSlots:
 
         if await _first_of(freed.wait, someone_waiting):
             return
-        victim = self.longest_idle()
-        if (
-            victim is not None
-            and victim.closed is None
-            and self.evict is not None
-            and self.evict(victim)
-        ):
+        victim = self._choose_victim()
+        if victim is not None:
             self.evicted += 1
             log.debug("closing %s (idle %.1f s) to make room", victim.address, victim.idle_for())
             victim.close("evicted")
@@ -267,6 +262,16 @@ class ConnectionSlots:
         # Nobody may go yet: look again later (the dialler keeps waiting).
         with trio.move_on_after(self.evict_retry):
             await freed.wait()
+
+    def _choose_victim(self) -> Slot | None:
+        """The longest-idle connection the evict policy lets go (members a
+        registry keeps are usually the quietest, so look past them)."""
+        if self.evict is None:
+            return None
+        for slot in sorted(self._slots, key=lambda s: s.last_progress):
+            if slot.closed is None and self.evict(slot):
+                return slot
+        return None
 
     async def _reap(self) -> None:
         while True:
