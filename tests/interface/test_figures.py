@@ -218,3 +218,19 @@ async def test_the_seed_is_in_the_json_summary_and_it_repeats() -> None:
             node.pop("port")
         documents.append(document)
     assert documents[0] == documents[1]
+
+
+def test_a_run_where_nothing_arrived_still_draws(tmp_path: Path) -> None:
+    rows = tuple(
+        NodeTotals(node_id=i, host="h", port=1, sent=0, received=0, relayed=0, sum_sent=0,
+                   sum_received=0, source="none")
+        for i in (5, 50, 100)
+    )  # fmt: skip
+    result = RunResult(packets_per_node=4, nr=1, nodes=rows, elapsed=1.0, quiescence="stalled")
+    path = tmp_path / "empty.svg"
+    (line,) = run_figure_lines(str(path), result)
+    assert (
+        line
+        == f"Figure written to {path}: no packet arrived, so no measured mean; exact 1/2 = 0.5000."
+    )
+    ET.fromstring(path.read_bytes())

@@ -47,13 +47,11 @@ def run_figure_lines(path: str, result: RunResult, seed: int | None = None) -> l
         data = write_figure(path, result, ids, result.nr, seed=seed)
     except (FigureError, OverlayError) as exc:
         return [f"error: no figure: {exc}"]
-    measured = "not measured" if data.measured_mean is None else f"{data.measured_mean:.4f}"
-    return [
-        (
-            f"Figure written to {path}: relays per packet measured {measured} "
-            f"(relayed / received), exact {data.exact_mean} = {float(data.exact_mean):.4f}."
-        )
-    ]
+    exact = f"exact {data.exact_mean} = {float(data.exact_mean):.4f}"
+    if data.measured_mean is None:
+        return [f"Figure written to {path}: no packet arrived, so no measured mean; {exact}."]
+    measured = f"relays per packet measured {data.measured_mean:.4f} (relayed / received)"
+    return [f"Figure written to {path}: {measured}, {exact}."]
 
 
 def console_path(tables: dict[int, tuple[int, ...]], nr: int | None, words: list[str]) -> list[str]:
