@@ -19,7 +19,7 @@ import trio
 from trio_dht.checker import node_grading as grading
 from trio_dht.checker.frames import FrameEvent, StreamDecoder
 from trio_dht.checker.process import Child, fill
-from trio_dht.checker.report import Case, Report
+from trio_dht.checker.report import Case, Grade, Report
 from trio_dht.checker.scripted_peer import Heard, ScriptedPeer, Traffic
 from trio_dht.overlay import ID_SPACE, routing_tables
 from trio_dht.wire import get_dialect
@@ -73,6 +73,7 @@ class RegistryCheckConfig:
     summary_timeout: float = 40.0  # classic registries sleep 10-20 s
     startup_timeout: float = 20.0
     seed: int | None = None
+    per_message: bool = False  # the registry reads one frame per connection
 
 
 class Stop(Exception):
@@ -107,7 +108,7 @@ class RegistryChecker:
             except (Stop, OSError) as stop:
                 why = str(stop)
                 for case in self.report.cases:
-                    if case.number not in self.done:
+                    if case.number not in self.done or not case.detail:
                         case.fail(f"not reached: {why}")
                 if self.child is not None:
                     self.report.notes.extend(f"registry {k}: {line}" for k, lines
@@ -133,18 +134,8 @@ class RegistryChecker:
         self.child = Child("registry", command, lambda: None)
         if not await self.child.start(self.nursery):
             raise Stop(self.child.start_error or "could not start the registry")
-        # The registry's port is only known to be open once it accepts.
-        with trio.move_on_after(cfg.startup_timeout):
-            while not self.child.exited.is_set():
-                try:
-                    stream = await trio.open_tcp_stream(cfg.host, self.port)
-                except OSError:
-                    await trio.sleep(0.05)
-                    continue
-                await stream.aclose()
-                return
-        raise Stop(f"the registry did not accept connections on port {self.port} "
-                   f"within {cfg.startup_timeout:g} s")  # fmt: skip
+        # Its port is known to be open once the first registration connects
+        # (_register retries that one for startup_timeout).
 
     async def _say(self, command: str) -> None:
         """Have ``command`` typed at the registry's console."""
@@ -165,8 +156,8 @@ class RegistryChecker:
         await self._task()
 
     def _peer(self) -> ScriptedPeer:
-        return ScriptedPeer(self.dialect, self.config.host, self.traffic,
-                            hold=self.config.hold, rng=self.rng)  # fmt: skip
+        return ScriptedPeer(self.dialect, self.config.host, self.traffic, hold=self.config.hold,
+                            rng=self.rng, per_message=self.config.per_message)  # fmt: skip
 
     # --- 1 registration ----------------------------------------------------------
 
@@ -176,7 +167,14 @@ class RegistryChecker:
         ids_case, text_case, exact_case = self.case("1.1"), self.case("1.2"), self.case("1.3")
         for index in range(cfg.nodes):
             peer = self._peer()
-            await peer.start(self.nursery, cfg.host, self.port)
+            patience = cfg.startup_timeout if index == 0 and self.child is not None else 0.0
+            try:
+                await peer.start(self.nursery, cfg.host, self.port, patience)
+            except OSError as exc:
+                why = f"cannot connect to the registry at {cfg.host}:{self.port}: {exc}"
+                if self.child is not None and self.child.exited.is_set():
+                    why += f" (it exited with status {self.child.returncode})"
+                raise Stop(why) from None
             await peer.register()
             heard = await peer.wait_for(RegistrationStatus, cfg.timeout)
             if heard is None or heard.event is None:
@@ -286,6 +284,14 @@ class RegistryChecker:
                      grading.frame_evidence(self.dialect, answer))  # fmt: skip
         else:
             own.passed(f"ok: status {answer.message.status}")
+        if own.grade is not Grade.PASS:
+            # Still registered: it takes part like the others, so the cases
+            # after this one are not spoiled by a node the checker forgot.
+            self.peers.append(extra)
+            self.report.notes.append(f"node {extra.node_id} could not leave; it stays in the "
+                                     "overlay for the rest of the check")  # fmt: skip
+            self.case("2.5").fail("not reached: the node's own deregistration was refused")
+            return
         closed = any(h.event is None for h in extra.heard)
         again = await self._ask(leave, on=None if closed else extra)
         self._refused(self.case("2.5"), again, "a second deregistration")
@@ -375,5 +381,9 @@ class RegistryChecker:
         else:
             arrived.passed("ok: every packet had arrived", evidence)
         delay = self.case("5.3")
-        delay.inform(f"{asked - traffic.last_arrival:.2f} s from the last packet's arrival to "
-                     "the first summary request")  # fmt: skip
+        if all_in:
+            delay.inform(f"{asked - traffic.last_arrival:.2f} s from the last packet's arrival "
+                         "to the first summary request")  # fmt: skip
+        else:
+            delay.inform(f"asked while {traffic.sent - traffic.received_when_asked} packets "
+                         "were still in flight")  # fmt: skip

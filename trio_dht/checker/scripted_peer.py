@@ -63,7 +63,13 @@ class ScriptedPeer:
         hold: float = 2.0,
         held: int = 2,
         rng: random.Random | None = None,
+        per_message: bool = False,
     ) -> None:
+        # One message per connection (the seed's Go registry): every message
+        # to the registry goes on a fresh connection, and the registry's own
+        # messages arrive on connections it dials to our listening port.
+        self.per_message = per_message
+        self.registry_address = ("", 0)
         self.dialect = dialect
         self.host = host
         self.traffic = traffic
@@ -102,21 +108,48 @@ class ScriptedPeer:
                 await self._changed.wait()
         return None
 
-    async def start(self, nursery: trio.Nursery, registry_host: str, registry_port: int) -> None:
-        """Listen, connect to the registry and read it; nothing sent yet."""
+    async def start(
+        self,
+        nursery: trio.Nursery,
+        registry_host: str,
+        registry_port: int,
+        patience: float = 0.0,
+    ) -> None:
+        """Listen, connect to the registry and read it; nothing sent yet.
+
+        With ``patience`` a refused connection is retried for that long: a
+        registry just started may not listen yet, and an empty probe
+        connection would kill some (the Go port dies of a short read)."""
         self._nursery = nursery
         listeners = await trio.open_tcp_listeners(0, host=self.host)
         self.port = int(listeners[0].socket.getsockname()[1])
         nursery.start_soon(trio.serve_listeners, self._serve_peer, listeners)
-        self.registry = await trio.open_tcp_stream(registry_host, registry_port)
+        self.registry_address = (registry_host, registry_port)
+        deadline = trio.current_time() + patience
+        while True:
+            try:
+                self.registry = await trio.open_tcp_stream(registry_host, registry_port)
+                break
+            except OSError:
+                if trio.current_time() >= deadline:
+                    raise
+                await trio.sleep(0.05)
         self.host = local_host(self.registry)
         nursery.start_soon(self._read_registry, self.registry)
 
     async def send(self, message: Message) -> bool:
-        assert self.registry is not None
+        stream = self.registry
+        assert stream is not None and self._nursery is not None
+        if self.per_message and not isinstance(message, Registration):
+            try:
+                stream = await trio.open_tcp_stream(*self.registry_address)
+            except OSError:
+                return False
+            # Any answer (a deregistration status) comes back on it.
+            self._nursery.start_soon(self._read_registry, stream)
         try:
             async with self._registry_lock:
-                await self.registry.send_all(self.dialect.encode(message))
+                await stream.send_all(self.dialect.encode(message))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return False
         return True
@@ -128,10 +161,13 @@ class ScriptedPeer:
         decoder = StreamDecoder(self.dialect.name)
         try:
             while data := await stream.receive_some(CHUNK):
-                for event in decoder.feed(data):
+                events = decoder.feed(data)
+                for event in events:
                     self.heard.append(Heard(trio.current_time(), event))
                     await self._on_control(event.message)
                 self.poke()
+                if self.per_message and events:
+                    return  # one answer per connection; never read it again
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         self.heard.append(Heard(trio.current_time(), None))
@@ -180,6 +216,10 @@ class ScriptedPeer:
                     for event in decoder.feed(data):
                         if isinstance(event.message, Data):
                             await self._on_data(event.message)
+                        else:  # control dialled to us by a per-message registry
+                            self.heard.append(Heard(trio.current_time(), event))
+                            await self._on_control(event.message)
+                            self.poke()
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
 

@@ -220,6 +220,9 @@ def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary-timeout", type=float, default=40.0,
                         help="seconds to wait for the summary requests (default 40)")  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed for packets (repeatable runs)")
+    parser.add_argument("--per-message", action="store_true",
+                        help="the registry reads one frame per connection (the seed's Go port): "
+                        "send each message to it on a fresh connection")  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="write every case and its evidence")
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="HOST:PORT | -- COMMAND",
                         help="a running registry, or with --spawn how to start one")  # fmt: skip
@@ -234,6 +237,7 @@ def run_registry_check(args: argparse.Namespace) -> int:
         host=host, port=port, spawn=tuple(words) if args.spawn else (),
         wire=args.wire, nodes=args.nodes, nr=args.nr, packets=args.packets, hold=args.hold,
         timeout=args.timeout, summary_timeout=args.summary_timeout, seed=args.seed,
+        per_message=args.per_message,
     )  # fmt: skip
     print(f"check registry: {config.wire}, {' '.join(words)}",
           file=sys.stderr, flush=True)  # fmt: skip
