@@ -14,9 +14,9 @@ from trio_dht.wire.messages import Registration, RegistrationStatus
 
 LOCAL = "127.0.0.1"
 CS455 = get_dialect("cs455")
-# Each closed connection is at least one log line of ~100 bytes: 3,000 of
+# Each closed connection is at least one log line of ~150 bytes: 1,200 of
 # them are several times a pipe's 64 KiB.
-MALFORMED = 3000
+MALFORMED = 1200
 CONCURRENCY = 50
 
 
