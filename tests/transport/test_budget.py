@@ -6,12 +6,13 @@ from __future__ import annotations
 import gc
 import socket
 import struct
+from functools import partial
 
 import pytest
 import trio
 import trio.testing
 
-from trio_dht.transport import ByteBudget, FrameReader, FrameWriter
+from trio_dht.transport import ByteBudget, DialWriter, FrameReader, FrameWriter
 from trio_dht.wire import LengthPrefixFramer, WireError
 
 HEADER = struct.Struct(">i")
@@ -190,4 +191,46 @@ async def test_a_broken_writer_gives_everything_back() -> None:
     assert budget.used == 0
     with pytest.raises(trio.BrokenResourceError):
         writer.send_nowait(b"late")
+    assert budget.used == 0
+
+
+async def test_a_dial_writer_counts_each_frame_until_delivered() -> None:
+    budget = ByteBudget(1 << 20)
+    got: list[bytes] = []
+    delivered = trio.Event()
+
+    async def handler(stream: trio.SocketStream) -> None:
+        data = b""
+        while chunk := await stream.receive_some(4096):
+            data += chunk
+        got.append(data)
+        if len(got) == 2:
+            delivered.set()
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
+            port = listeners[0].socket.getsockname()[1]
+            writer = DialWriter("127.0.0.1", port, budget=budget)
+            await writer.send_frames([b"a" * 10, b"b" * 20])
+            assert budget.used == 30
+            nursery.start_soon(writer.run)
+            await delivered.wait()
+            writer.close()
+            await writer.done.wait()
+            assert budget.used == 0
+            nursery.cancel_scope.cancel()
+    assert sorted(got) == [b"a" * 10, b"b" * 20]
+
+
+async def test_a_dial_writer_that_cannot_connect_gives_everything_back() -> None:
+    budget = ByteBudget(1 << 20)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+        writer = DialWriter("127.0.0.1", port, budget=budget)
+        await writer.send_frames([b"x" * 100, b"y" * 100])
+        with trio.fail_after(10):
+            await writer.run()
+    assert writer.broken is not None
     assert budget.used == 0
