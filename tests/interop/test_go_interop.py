@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
 import trio
 from peers.connlog import ConnLog, explained
 from peers.go_per_message import GoNode, GoRegistry, quiet_overlay
@@ -161,12 +160,6 @@ async def test_mixed_overlay_under_a_trio_dht_registry(mock_clock: MockClock) ->
         nursery.cancel_scope.cancel()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10: at its max_incoming limit a trio_dht node accepts and resets Go "
-    "nodes' connections (each carrying a packet, lost, the verdict INCORRECT) instead of "
-    "leaving them in the kernel's backlog",
-)
 async def test_a_trio_dht_node_at_its_incoming_limit_loses_nothing(mock_clock: MockClock) -> None:
     """Issue 10, backpressure: Go nodes dial a connection per packet; a
     trio_dht node allowed only 2 incoming connections at once must make the

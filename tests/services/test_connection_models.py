@@ -309,7 +309,7 @@ async def test_mixed_overlay_with_per_message_peers(wire: str) -> None:
     overlay under a trio_dht registry: the totals are exact."""
     dialect = get_dialect(wire)
     observer = Observer()
-    registry = Registry(dialect, observer, RegistryConfig(grace=0.5))
+    registry = Registry(dialect, observer, RegistryConfig(grace=3.0))
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
             port = await nursery.start(registry.serve, HOST, 0)

@@ -11,6 +11,7 @@ import attrs
 from trio_dht.protocol.registry_admission import AdmissionRules
 from trio_dht.protocol.registry_rules import RegistryRules
 from trio_dht.protocol.registry_run import RunTimers
+from trio_dht.transport import DEFAULT_BUDGET
 from trio_dht.wire import DEFAULT_MAX_FRAME, Dialect
 
 
@@ -52,6 +53,12 @@ class RegistryConfig:
     # Refused registrations after which a connection is closed.
     max_refusals: int = 3
     max_nodes_per_host: int = 128
+    # Accepted connections at once (None: from RLIMIT_NOFILE, see
+    # transport/limits.py); beyond it accepting waits (the kernel's backlog
+    # holds the dialler) while the longest-idle stranger makes room.
+    max_connections: int | None = None
+    # Bytes all readers together may hold in partial frames.
+    read_budget: int = DEFAULT_BUDGET
 
 
 def registry_rules(config: RegistryConfig, dialect: Dialect) -> RegistryRules:
@@ -110,7 +117,16 @@ class NodeConfig:
     # connections may be open at once.
     max_frame: int = DEFAULT_MAX_FRAME
     frame_timeout: float = 10.0
-    max_incoming: int = 1024
+    # Incoming connections at once (None: from RLIMIT_NOFILE). When all are
+    # taken the node stops accepting (the dialler waits in the backlog:
+    # nothing is accepted and dropped) and closes the longest-idle one that
+    # never carried a frame to make room for someone waiting.
+    max_incoming: int | None = None
+    # Before an overlay is up, a connection that has said nothing for this
+    # long is closed (afterwards a silent link may be a peer's, waiting for
+    # the run).
+    incoming_idle_timeout: float = 30.0
+    read_budget: int = DEFAULT_BUDGET
     # Reproducible traffic: when set, sinks and payloads are drawn from a
     # generator seeded with (seed, own id) once the id is known, so a run's
     # totals do not depend on which process got which id.

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from trio_dht.transport import FrameReader, FrameWriter, peer_address
+from trio_dht.transport import ByteBudget, FrameReader, FrameWriter, peer_address
 from trio_dht.wire import Dialect, WireError
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,12 @@ class Connection:
         frame_timeout: float,
         on_bodies: Bodies,
         idle_timeout: float = math.inf,
+        budget: ByteBudget | None = None,
     ) -> None:
-        """Run the writer and the reader until the connection ends."""
-        reader = FrameReader(self.stream, dialect.framer(max_frame))
+        """Run the writer and the reader until the connection ends. With a
+        ``budget``, the reader's partial frame counts in the process's byte
+        budget, and the reader waits when it is spent."""
+        reader = FrameReader(self.stream, dialect.framer(max_frame), budget=budget)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self.writer.run)
@@ -84,6 +87,7 @@ class Connection:
                     await self.writer.done.wait()
                 nursery.cancel_scope.cancel()
         finally:
+            reader.release()
             if self._reason is not None:
                 level, reason = self._reason
                 log.log(level, "closing connection from %s: %s", self.peer, reason)

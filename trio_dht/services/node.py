@@ -56,7 +56,15 @@ from trio_dht.services.node_data import DataPlane, Peer, reason
 from trio_dht.services.node_incoming import IncomingLink
 from trio_dht.services.node_tasks import NodeTasks
 from trio_dht.services.observer import Observer
-from trio_dht.transport import format_address, local_host, peer_host
+from trio_dht.transport import (
+    ByteBudget,
+    ConnectionSlots,
+    Slot,
+    format_address,
+    limits_from_rlimit,
+    local_host,
+    peer_host,
+)
 from trio_dht.wire import Dialect, WireError
 from trio_dht.wire.messages import DeregistrationStatus, Message
 
@@ -65,6 +73,8 @@ log = logging.getLogger(__name__)
 __all__ = ["MessagingNode", "NodeConfig", "NodeError", "Peer"]
 
 CONTROL_QUEUE = 64
+# An incoming connection silent this long may be closed to make room.
+EVICT_AFTER = 1.0
 
 
 class NodeError(Exception):
@@ -97,7 +107,6 @@ class MessagingNode:
         self.stopped = trio.Event()
         self._conns: dict[int, Connection] = {}
         self._listener_hosts: dict[int, str] = {}
-        self._incoming = 0
         self._ids = itertools.count(1)
         self._scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
@@ -107,6 +116,14 @@ class MessagingNode:
         )
         self._data: DataPlane | None = None
         self._tasks: NodeTasks | None = None
+        # Incoming connections take slots; when all are taken, accepting
+        # waits and the longest-idle connection that never carried a frame
+        # makes room for the one waiting.
+        self._slots = ConnectionSlots(
+            self.config.max_incoming or limits_from_rlimit().connections,
+            evict=lambda slot: not slot.member and slot.idle_for() >= EVICT_AFTER,
+        )
+        self._budget = ByteBudget(self.config.read_budget)
         self._registered = trio.Event()
         self._left = trio.Event()
         self._refusal = ""
@@ -136,6 +153,11 @@ class MessagingNode:
     @property
     def node_ids(self) -> tuple[int, ...]:
         return self._data.node_ids if self._data is not None and self._data.peers else ()
+
+    @property
+    def incoming(self) -> int:
+        """Connections accepted on the listening port, open now."""
+        return len(self._slots)
 
     @property
     def address(self) -> str:
@@ -188,7 +210,7 @@ class MessagingNode:
                     io = Connection(conn, stream, self.config.writer_capacity)
                     self._conns[conn] = io
                     nursery.start_soon(self._serve_registration, io)
-                    await nursery.start(trio.serve_listeners, self._serve_incoming, listeners)
+                    await nursery.start(self._slots.serve, self._serve_incoming, listeners)
                     self._feed(Opened(conn, ConnRole.REGISTRATION, core.registry_host))
                     core.register(conn, self.host, self.port)
                     self._carry_out(core.take_actions())
@@ -254,33 +276,26 @@ class MessagingNode:
             self._conns.pop(io.conn, None)
             self._announce_closed(io.conn)
 
-    async def _serve_incoming(self, stream: trio.SocketStream) -> None:
+    async def _serve_incoming(self, stream: trio.SocketStream, slot: Slot) -> None:
         """Reader task of one incoming connection: data from peers that have
         us in their table, or control dialled in by a one-message registry."""
-        if self._incoming >= self.config.max_incoming:
-            log.warning("closing an incoming connection: %d are open (limit %d)",
-                        self._incoming, self.config.max_incoming)  # fmt: skip
-            await stream.aclose()
-            return
-        try:
-            host = plain_host(peer_host(stream))
-        except OSError:
-            await stream.aclose()
-            return
+        data = self._data
+        assert data is not None
+        if not data.ready:
+            # No overlay yet: nobody has a reason to hold a silent link.
+            slot.idle_timeout = self.config.incoming_idle_timeout
         conn = next(self._ids)
         io = Connection(conn, stream, self.config.writer_capacity)
         self._conns[conn] = io
-        self._incoming += 1
-        assert self._data is not None
         on_bodies = IncomingLink(
-            io, host, self._data, self.dialect.decode, self._control_send, self._listener_hosts
+            io, slot, data, self.dialect.decode, self._control_send, self._listener_hosts
         )
         try:
             await io.serve(
-                self.dialect, self.config.max_frame, self.config.frame_timeout, on_bodies
-            )
+                self.dialect, self.config.max_frame, self.config.frame_timeout, on_bodies,
+                budget=self._budget,
+            )  # fmt: skip
         finally:
-            self._incoming -= 1
             self._conns.pop(conn, None)
             if self._listener_hosts.pop(conn, None) is not None:
                 self._announce_closed(conn)

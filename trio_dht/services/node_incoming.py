@@ -10,14 +10,17 @@ ended: its data is counted as stale, never as received.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import trio
 
 from trio_dht.protocol.events import ConnRole, Opened, Received
 from trio_dht.protocol.node_events import NodeEvent
+from trio_dht.protocol.registry_admission import plain_host
 from trio_dht.services.connection import Connection
 from trio_dht.services.node_data import DataPlane
+from trio_dht.transport import Slot
 from trio_dht.wire import WireError
 from trio_dht.wire.messages import Message
 
@@ -28,14 +31,15 @@ class IncomingLink:
     def __init__(
         self,
         io: Connection,
-        host: str,
+        slot: Slot,
         data: DataPlane,
         decode: Callable[[bytes], Message],
         control: trio.MemorySendChannel[NodeEvent],
         announced: dict[int, str],
     ) -> None:
         self.io = io
-        self.host = host
+        self.slot = slot
+        self.host = plain_host(slot.host)
         self.data = data
         self.decode = decode
         self.control = control
@@ -44,6 +48,12 @@ class IncomingLink:
         self.generation: int | None = None
 
     async def __call__(self, bodies: list[bytes]) -> None:
+        # It speaks: never the one to make room, never reaped as idle.
+        slot = self.slot
+        slot.progress()
+        if not slot.member:
+            slot.member = True
+            slot.idle_timeout = math.inf
         data = self.data
         data_head = data.dialect.data_head
         if data.ready and self.generation != data.generation:

@@ -47,7 +47,7 @@ from trio_dht.services.config import RegistryConfig, registry_rules
 from trio_dht.services.connection import Connection
 from trio_dht.services.dialling import Dialler, probe
 from trio_dht.services.observer import Observer
-from trio_dht.transport import peer_host
+from trio_dht.transport import ByteBudget, ConnectionSlots, Slot, limits_from_rlimit
 from trio_dht.wire import Dialect, WireError
 from trio_dht.wire.messages import Message
 
@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 
 # How often time is fed to the core (timers are checked this often).
 TICK = 0.05
+# A stranger idle this long may be closed to make room when all slots are
+# taken (a flood of idle connections cannot lock a node out).
+EVICT_AFTER = 1.0
 
 NodeRecord = Member
 
@@ -102,6 +105,14 @@ class Registry:
         self._nursery: trio.Nursery | None = None
         self._dialler: Dialler | None = None
         self._changed = trio.Event()
+        # Every accepted connection takes a slot; when all are taken, the
+        # longest-idle stranger (never a registered node's session) makes
+        # room for someone waiting. Strangers' own time limit is the core's.
+        self._slots = ConnectionSlots(
+            self.config.max_connections or limits_from_rlimit().connections,
+            evict=lambda slot: not slot.member and slot.idle_for() >= EVICT_AFTER,
+        )
+        self._budget = ByteBudget(self.config.read_budget)
 
     # --- what the layers above read ---------------------------------------------
 
@@ -193,7 +204,7 @@ class Registry:
                 self._nursery = nursery
                 self._dialler = Dialler(nursery, self.config.writer_capacity, self._feed)
                 nursery.start_soon(self._ticker)
-                await nursery.start(trio.serve_listeners, self._serve_connection, listeners)
+                await nursery.start(self._slots.serve, self._serve_connection, listeners)
                 task_status.started(self.port)
         finally:
             self._nursery = None
@@ -203,12 +214,8 @@ class Registry:
             await trio.sleep(TICK)
             self._feed(Tick())
 
-    async def _serve_connection(self, stream: trio.SocketStream) -> None:
-        try:
-            host = plain_host(peer_host(stream))
-        except OSError:
-            await stream.aclose()
-            return
+    async def _serve_connection(self, stream: trio.SocketStream, slot: Slot) -> None:
+        host = plain_host(slot.host)
         conn = next(self._conn_ids)
         io = Connection(conn, stream, self.config.writer_capacity)
         self._conns[conn] = io
@@ -227,11 +234,15 @@ class Registry:
                 self._feed(Received(conn, message, variant))
                 if io.closing:
                     return
+            # A connection that registered a node is never made room from.
+            info = self.core.admission.conns.get(conn)
+            slot.member = info is not None and info.node_id is not None
 
         try:
             await io.serve(
-                self.dialect, self.config.max_frame, self.config.frame_timeout, on_bodies
-            )
+                self.dialect, self.config.max_frame, self.config.frame_timeout, on_bodies,
+                budget=self._budget,
+            )  # fmt: skip
         finally:
             if self._conns.pop(conn, None) is not None and self._nursery is not None:
                 self._feed(Closed(conn))
