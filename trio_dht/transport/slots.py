@@ -127,7 +127,9 @@ class ConnectionSlots:
     """At most ``limit`` accepted connections at once (see module doc).
 
     ``evict(slot)`` decides whether a connection may be closed to admit
-    someone waiting (offered longest-idle first); the default never evicts."""
+    someone waiting (offered longest-idle first); the default never evicts.
+    An exception from a handler ends ``serve`` (as in trio.serve_listeners):
+    handlers catch whatever a peer can cause."""
 
     def __init__(
         self,
@@ -303,7 +305,6 @@ class ConnectionSlots:
             name,
             self._unreported,
             len(self._slots),
-            extra={"aggregate": ("accept paused", name)},
         )
         self._unreported = 0
         self._last_warning = now
