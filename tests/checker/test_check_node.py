@@ -19,6 +19,8 @@ RUN_BOUND = 60
 
 
 async def check(command: list[str], wire: str = "cs455", **options: object) -> Report:
+    # 1000 packets: enough for the payload-range case, a third of the default.
+    options.setdefault("packets", 1000)
     config = NodeCheckConfig(command=tuple(command), wire=wire, seed=13, **options)  # type: ignore[arg-type]
     with trio.fail_after(RUN_BOUND):
         return await NodeChecker(config).run()
@@ -38,7 +40,7 @@ def failed(report: Report) -> set[str]:
 
 @pytest.mark.parametrize("wire", ["cs455", "minichord"])
 async def test_trio_dht_node_passes_every_case(wire: str) -> None:
-    report = await check(trio_dht_node(wire), wire)
+    report = await check(trio_dht_node(wire), wire, packets=3000)
     assert failed(report) == set(), [c.to_json() for c in report.cases if c.grade is Grade.FAIL]
     assert report.exit_status == 0
     assert [c.number for c in report.sorted_cases()] == [n for n, _, _ in NODE_CASES]
@@ -117,7 +119,7 @@ async def test_the_go_per_message_node_passes_every_strict_case() -> None:
     # Helper F's scripted Go port: one frame per accepted connection, a fresh
     # connection per message, and it dies of a truncated frame as the real one.
     command = [sys.executable, GO_NODE, "{host}", "{port}"]
-    report = await check(command, "minichord", packets=1000, per_message=True)
+    report = await check(command, "minichord", per_message=True)
     assert {c.number for c in report.cases if c.grade is Grade.FAIL} == set()
     assert {c.number for c in report.cases if c.grade is Grade.NON_STRICT} == {"8.1", "8.2", "8.3"}
     assert "exited" in report.case("8.1").detail
@@ -126,13 +128,13 @@ async def test_the_go_per_message_node_passes_every_strict_case() -> None:
 
 async def test_the_go_habit_of_putting_the_source_in_the_trace_is_caught() -> None:
     command = [sys.executable, GO_NODE, "--source-in-trace", "{host}", "{port}"]
-    report = await check(command, "minichord", packets=1000, per_message=True)
+    report = await check(command, "minichord", per_message=True)
     assert {c.number for c in report.cases if c.grade is Grade.FAIL} == {"4.2"}
 
 
 async def test_a_node_that_connects_on_demand_is_tolerated_at_setup() -> None:
     command = [*trio_dht_node("cs455")[:-2], "--per-message-peers", "{host}", "{port}"]
-    report = await check(command, packets=1000)
+    report = await check(command)
     assert {c.number for c in report.cases if c.grade is Grade.FAIL} == set()
     assert {c.number for c in report.cases if c.grade is Grade.NON_STRICT} == {"2.1", "2.3"}
 
