@@ -19,6 +19,16 @@ Make one per process and hand it to every reader and writer::
     reader.release()    # when the connection is done (a finaliser does it
                         # too, but do not rely on garbage collection)
 
+How exact: no reader starts a receive without room, and a reader that
+starts one with less than a chunk of room left receives at most that room.
+A reader already waiting for data while there was plenty of room receives
+up to a chunk when the data comes, keeps at most one partial frame of it
+(the framer refuses a frame longer than its per-type limit, at most 7,426
+bytes in cs455 and 35,090 in minichord, at its header), and from then on
+finds no room. So the total can pass the limit by at most one partial
+frame per connection that was idle when the room ran out, and never grows
+past that.
+
 A reader stuck waiting for room still honours its ``frame_timeout``: a
 peer holding a partial frame it never completes is timed out and its bytes
 given back when the owner closes the connection and releases the reader.
