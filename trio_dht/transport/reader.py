@@ -1,8 +1,9 @@
 """Reading whole frames from a trio stream.
 
 With a ByteBudget (see budget.py) the partial frame a reader keeps between
-chunks is counted in the process's budget, and a reader receives at most
-the room left: it never allocates past the budget, it waits instead.
+chunks is counted in the process's budget; with no room left a reader
+does not receive, it waits (budget.py says exactly how far the total can
+pass the limit).
 Release the reader when its connection is done::
 
     reader = FrameReader(stream, dialect.framer(), budget=budget)
