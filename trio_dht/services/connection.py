@@ -90,7 +90,22 @@ class Connection:
             reader.release()
             if self._reason is not None:
                 level, reason = self._reason
-                log.log(level, "closing connection from %s: %s", self.peer, reason)
+                # Marked for aggregation (interface/logsink.py): a flood of
+                # one kind from one host becomes one line per interval.
+                host = self.peer.rpartition(":")[0]
+                kind = reason.partition(":")[0]
+                log.log(
+                    level,
+                    "closing connection from %s: %s",
+                    self.peer,
+                    reason,
+                    extra={
+                        "aggregate": ("closing", host, kind),
+                        "aggregate_summary": (
+                            f"closed {{count:,}} connections from {host} {{period}}: {kind}"
+                        ),
+                    },
+                )
             with trio.CancelScope(shield=True):
                 await self.stream.aclose()
 
