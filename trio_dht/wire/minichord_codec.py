@@ -11,7 +11,7 @@ import struct
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+from google.protobuf.message import DecodeError
 
 from trio_dht.wire import minichord_pb2 as pb
 from trio_dht.wire.errors import RemoteWireError
