@@ -11,7 +11,7 @@ import trio.testing
 
 from trio_dht.transport import DEFAULT_CHUNK, FrameReader
 from trio_dht.wire import WireError, get_dialect
-from trio_dht.wire.messages import Data, TaskInitiate, TrafficSummaryRequest
+from trio_dht.wire.messages import Data, Message, TaskInitiate, TrafficSummaryRequest
 
 CS455 = get_dialect("cs455")
 HEADER = struct.Struct(">i")
@@ -93,10 +93,10 @@ async def test_bad_length_raises_wire_error(length: int) -> None:
 async def test_real_cs455_frames_over_a_memory_stream_pair() -> None:
     send_stream, receive_stream = trio.testing.memory_stream_one_way_pair()
     reader = FrameReader(receive_stream, CS455.framer())
-    messages = [TaskInitiate(7), Data(5, 9, -12345, (1, 2)), TrafficSummaryRequest()]
+    messages: list[Message] = [TaskInitiate(7), Data(5, 9, -12345, (1, 2)), TrafficSummaryRequest()]
     with trio.fail_after(5):
         await send_stream.send_all(b"".join(CS455.encode(m) for m in messages))
-        got = []
+        got: list[Message] = []
         while len(got) < len(messages):
             got += [CS455.decode(body) for body in await reader.receive_batch()]
         assert got == messages
