@@ -96,7 +96,10 @@ async def test_figure_of_a_real_run(
         )
     assert sum(load.originated for load in data.loads) == result.sent
     assert sum(load.received for load in data.loads) == result.received
-    assert f"{nodes} nodes, NR {nr}" in data.title and result.verdict() in data.title
+    verdict = (
+        f"{result.verdict().split(':')[0]}: {result.sent:,} sent, {result.received:,} received"
+    )
+    assert f"{nodes} nodes, NR {nr}" in data.title and data.title.endswith(verdict)
 
 
 async def test_measured_link_loads_and_histogram_are_plotted(tmp_path: Path) -> None:

@@ -115,9 +115,13 @@ def figure_data(
         NodeLoad(row.node_id, row.sent, row.received, row.relayed)
         for row in sorted(result.nodes, key=lambda row: row.node_id)
     )
+    # The verdict's first words only: its list of problems can be any length.
+    verdict = "CORRECT" if result.correct else "INCORRECT"
     title = (
         f"trio_dht run: {len(ring)} nodes, NR {nr}, {result.packets_per_node:,} packets "
-        f"per node" + ("" if seed is None else f", seed {seed}") + f" - {result.verdict()}"
+        f"per node"
+        + ("" if seed is None else f", seed {seed}")
+        + f" - {verdict}: {result.sent:,} sent, {result.received:,} received"
     )
     return FigureData(
         ids=ring,
@@ -349,6 +353,9 @@ def _draw_loads(ax: Axes, data: FigureData) -> None:
     ax.set_ylabel("packets")
     ax.set_title("Load per node (sorted by id)", fontsize=12)
     ax.legend(loc="upper right", fontsize=9, ncols=3)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_formatter("{x:,.0f}")
     top = max((max(v) for _, v, _ in series if v), default=0)
     ax.set_ylim(0, max(top, 1) * 1.18)
