@@ -119,12 +119,6 @@ async def test_the_go_registry_asks_for_summaries_too_early_as_the_real_one() ->
     assert "still in flight" in report.case("5.3").detail
 
 
-@pytest.mark.xfail(
-    reason="trio_dht's registry refuses a deregistration that a one-message-per-connection "
-    "node sends on a fresh connection before setup ('not registered to this connection'); "
-    "reported to the lead",
-    strict=False,
-)
 async def test_trio_dht_registry_with_per_message_nodes_passes_every_case() -> None:
     report = await per_message_check(trio_dht_registry("minichord"), "minichord")
     assert failed(report) == set(), [c.to_json() for c in report.cases if c.grade is Grade.FAIL]

@@ -285,7 +285,7 @@ class Admission:
         elif member is None:
             why = Refusal.NOT_REGISTERED
             text = f"Node {message.node_id} is not registered (already deregistered?)."
-        elif member.host != claimed or not _may_speak_for(info, member):
+        elif member.host != claimed or not _may_speak_for(info, member, message):
             why = Refusal.ID_MISMATCH
             text = f"Node {message.node_id} is not registered to this connection."
         answer_variant = variant or info.variant
@@ -318,11 +318,17 @@ class Admission:
         self._removed(member, "left")
 
 
-def _may_speak_for(info: Conn, member: Member) -> bool:
+def _may_speak_for(info: Conn, member: Member, message: Deregistration) -> bool:
     if info.node_id == member.node_id:
         return True
-    # No session to speak on: identity is the host, checked by the caller.
-    return member.kind is NodeKind.PER_MESSAGE and info.node_id is None
+    if info.node_id is not None:
+        return False  # another node's session
+    # No session to speak on: identity is the host (checked by the caller).
+    # A node not yet known to be of that kind (it leaves before setup, as
+    # the seed's Go port may) must also name its exact listening address.
+    if member.kind is NodeKind.PER_MESSAGE:
+        return True
+    return member.kind is NodeKind.UNKNOWN and message.port == member.port
 
 
 def plain_host(host: str) -> str:
