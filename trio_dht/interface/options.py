@@ -149,18 +149,41 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     limits = parser.add_argument_group("limits against broken or hostile peers")
     limits.add_argument(
         "--max-frame", type=int, default=DEFAULT_MAX_FRAME, metavar="BYTES",
-        help=f"largest frame accepted; a larger claimed length closes the connection "
-        f"(default {DEFAULT_MAX_FRAME})",
+        help="a cap on a frame's length below the dialect's own limits per message type "
+        "(a data frame cannot be longer than its header and a 128-id trace); a longer "
+        "claimed length closes the connection before its body is read (default: the "
+        "dialect's limits alone)",
     )  # fmt: skip
     limits.add_argument(
         "--idle-timeout", type=float, default=10.0, metavar="SECONDS",
-        help="a connection that has not registered must send a whole frame within this time, "
-        "and a started frame must complete within it (default 10)",
+        help="a connection must register a node within this time of opening, whatever it "
+        "sends meanwhile; a started frame must also complete within it (default 10)",
     )  # fmt: skip
     limits.add_argument(
         "--max-pending", type=int, default=256, metavar="N",
-        help="at most this many connections that have not registered a node; more are closed "
-        "at once (default 256)",
+        help="at most this many connections that have not registered a node; more hear "
+        "'registry busy' and are closed (default 256)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max-pending-per-host", type=int, default=160, metavar="N",
+        help="the same, from one source address (default 160)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max-connections", type=int, default=None, metavar="N",
+        help="accepted connections at once; beyond it accepting waits (the kernel's backlog "
+        "holds the dialler) and the longest-idle stranger makes room (default: three "
+        "quarters of the descriptor limit less 64)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--no-probe", action="store_true",
+        help="admit a registration without first connecting to the node's listening port "
+        "(by default a node that cannot be reached there is refused)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--per-message-nodes", action="store_true",
+        help="dial every node for every message, for nodes of the one-message-per-connection "
+        "kind. Rarely needed: a node that does not answer its manifest on its registration "
+        "connection within --manifest-timeout is dialled from then on anyway",
     )  # fmt: skip
 
 
@@ -197,7 +220,23 @@ def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     tuning.add_argument(
         "--stall-timeout", type=float, default=3.0, metavar="SECONDS",
-        help="stop waiting for missing packets after this long without progress (default 3)",
+        help="with every node answering and no counter moving for this long, packets were "
+        "lost: ask for summaries (default 3)",
+    )  # fmt: skip
+    tuning.add_argument(
+        "--unresponsive-after", type=float, default=5.0, metavar="SECONDS",
+        help="name a trio_dht node silent this long during a run (stopped or swapped out); "
+        "it is waited for, not counted as a loss (default 5)",
+    )  # fmt: skip
+    tuning.add_argument(
+        "--run-timeout", type=float, default=60.0, metavar="SECONDS",
+        help="give up on a run after this long without any progress; the verdict names the "
+        "nodes that stopped answering (default 60). The console's 'abort' ends a run at once",
+    )  # fmt: skip
+    tuning.add_argument(
+        "--manifest-timeout", type=float, default=1.5, metavar="SECONDS",
+        help="a node that has not answered its manifest on its registration connection "
+        "within this time is dialled for every message from then on (default 1.5)",
     )  # fmt: skip
 
 
@@ -274,25 +313,49 @@ def node_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep trying to reach the registry for this long (it may still be starting); "
         "default 0: one attempt",
     )  # fmt: skip
-    parser.add_argument(
+    peers = parser.add_argument_group("other implementations")
+    peers.add_argument(
         "--per-message-peers",
         action="store_true",
         help="send data to routing-table peers on a fresh connection per packet. Needed only "
-        "when the overlay includes nodes of the one-message-per-connection kind (some Go "
-        "ports), which read one frame per connection; slower. The registry's kind needs no "
-        "flag: a registry that closes the connection after answering the registration is "
-        "detected and dialled for each message.",
+        "when the overlay includes nodes of the one-message-per-connection kind (the seed's "
+        "Go port), which read one frame per connection; nothing in the traffic tells. Slower",
+    )
+    peers.add_argument(
+        "--per-message-registry",
+        action="store_true",
+        help="take the registry for one of the one-message-per-connection kind from the "
+        "start: accept its control only on fresh connections from its host and dial it for "
+        "every answer. Rarely needed: control dialled in from the registry's host before "
+        "any on the registration connection tells it",
+    )
+    peers.add_argument(
+        "--cs455-address",
+        choices=("raw", "text"),
+        default="raw",
+        help="how cs455 messages carry our address: raw bytes (the canonical layout, "
+        "default) or dotted text, for classic registries of the text-address variant "
+        "(a refusal that quotes our address back as raw bytes suggests it)",
     )
     limits = parser.add_argument_group("limits against broken or hostile peers")
     limits.add_argument(
         "--max-frame", type=int, default=DEFAULT_MAX_FRAME, metavar="BYTES",
-        help=f"largest frame accepted (default {DEFAULT_MAX_FRAME})",
+        help="a cap on a frame's length below the dialect's own limits per message type "
+        "(default: the dialect's limits alone)",
     )  # fmt: skip
     limits.add_argument(
         "--frame-timeout", type=float, default=10.0, metavar="SECONDS",
         help="a started frame must complete within this time (default 10)",
     )  # fmt: skip
     limits.add_argument(
-        "--max-incoming", type=int, default=1024, metavar="N",
-        help="at most this many incoming connections at once (default 1024)",
+        "--max-incoming", type=int, default=None, metavar="N",
+        help="incoming connections at once; beyond it accepting waits (the dialler waits in "
+        "the kernel's backlog: nothing is accepted and dropped) and the longest-idle "
+        "connection that never carried a frame makes room (default: three quarters of the "
+        "descriptor limit less 64)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--incoming-idle-timeout", type=float, default=30.0, metavar="SECONDS",
+        help="before an overlay is set up, close incoming connections silent this long "
+        "(default 30)",
     )  # fmt: skip
