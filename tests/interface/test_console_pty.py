@@ -94,25 +94,25 @@ async def open_terminal(*args: str, columns: int = 80, rows: int = 24) -> Termin
 async def test_registry_prompt_suggestions_history_completion_and_ctrl_d() -> None:
     term = await open_terminal("registry", "0", "--host", "127.0.0.1")
     try:
-        await term.wait_for(r"registry> ")
-        assert "Type 'help' for the commands." in term.text
+        await term.wait_for(r"Type 'help' for the commands\.\nregistry> ")
 
+        # A prompt follows each answer (the output of other events redraws
+        # it too, so each wait names what precedes it).
         await term.send(b"lst\r")
-        await term.wait_for(r"Unknown command 'lst'; did you mean 'list'\?")
-        await term.wait_for(r"registry> ", count=2)
+        suggestion = r"Unknown command 'lst'; did you mean 'list'\? Type 'help' for the list\."
+        await term.wait_for(suggestion + r"\nregistry> ")
 
         # The up arrow recalls the last line: the same answer again, and no
         # raw escape sequence taken for a command.
         await term.send(UP + b"\r")
-        await term.wait_for(r"Unknown command 'lst'", count=2)
-        await term.wait_for(r"registry> ", count=3)
+        await term.wait_for(suggestion + r"\nregistry> ", count=2)
         assert "^[[A" not in term.text and "Unknown command '\\x1b" not in term.text
 
         # Tab completes a command name.
         await term.send(b"rou" + TAB)
         await term.wait_for(r"registry> route ")
         await term.send(b"\r")
-        await term.wait_for(r"error: no overlay has been set up")
+        await term.wait_for(r"error: no overlay has been set up[^\n]*\nregistry> ")
 
         # Ctrl-D says what happens, then the registry exits like 'exit'.
         await term.send(CTRL_D)
@@ -134,14 +134,14 @@ async def test_interactive_run_leaves_table_and_verdict_before_the_next_prompt(
         node_term = await open_terminal("node", f"127.0.0.1:{port}")
         await node_term.wait_for(r"node \d+> ")  # the node's prompt names it
         await launcher.nodes(port, 3, stdin=subprocess.DEVNULL)
-        await term.wait_for(r"Registered node \d+", count=4)
+        await term.wait_for(r"Registered node \d+[^\n]*\(4 nodes\)\.?\nregistry> ")
 
         await term.send(b"setup\r")
         await term.wait_for(r"NR 2: the largest valid for 4 nodes, at most 3\.")
-        await term.wait_for(r"Registry now ready to initiate tasks\.")
+        await term.wait_for(r"Registry now ready to initiate tasks\.\nregistry> ")
         await term.send(b"start 20000\r")
-        await term.wait_for(r"CORRECT: 80000 sent", timeout=RUN_TIMEOUT)
-        await term.wait_for(r"registry> ", count=4)
+        verdict_then_prompt = r"CORRECT: 80000 sent[^\n]*\nregistry> "
+        await term.wait_for(verdict_then_prompt, timeout=RUN_TIMEOUT)
         text = term.text
         typed = text.rindex("registry> start 20000")
         table = text.index("trio_dht registry ·", typed)

@@ -121,7 +121,7 @@ def test_view_follows_states_progress_rates_and_departures() -> None:
     assert row[9].rate == 0.0
     assert (snap.received, snap.elapsed, snap.rate) == (30, 0.5, 60.0)
     line = progress_line(snap)
-    assert line.startswith("progress: 30/200 delivered (15.0%), 0.5 s, 60 delivered/s avg")
+    assert line.startswith("progress: 30/200 delivered (15.0%), 0.5 s, 60/s; ")
     assert "1 relaying, 1 sending" in line
     assert ESCAPE not in line
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import difflib
 import io
-import os
+import shutil
 import signal
 import sys
+import textwrap
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -56,14 +57,21 @@ class Command:
         return (self.name, *self.aliases)
 
 
-def help_text(commands: Sequence[Command]) -> str:
-    """The 'help' answer: one line per command, its short forms, what it does."""
+def help_text(commands: Sequence[Command], width: int | None = None) -> str:
+    """The 'help' answer: one line per command, its short forms, what it
+    does; descriptions wrap to ``width`` (the terminal's by default)."""
+    width = width if width is not None else shutil.get_terminal_size().columns - 2
     rows = []
     for command in commands:
         names = " | ".join(f"{word} {command.args}".rstrip() for word in command.words)
         rows.append((names, command.help))
-    width = max(len(names) for names, _ in rows)
-    return "Commands:\n" + "\n".join(f"  {names:<{width}}  {text}" for names, text in rows)
+    left = max(len(names) for names, _ in rows) + 4
+    lines = ["Commands:"]
+    for names, text in rows:
+        wrapped = textwrap.wrap(text, max(20, width - left)) or [""]
+        lines.append(f"  {names:<{left - 4}}  {wrapped[0]}")
+        lines.extend(" " * left + more for more in wrapped[1:])
+    return "\n".join(lines)
 
 
 def find_command(commands: Sequence[Command], word: str) -> Command | None:
@@ -77,8 +85,9 @@ def suggest(commands: Sequence[Command], word: str) -> str:
     """What to say about an unknown command (a close match if there is one)."""
     words = [w for c in commands for w in c.words]
     close = difflib.get_close_matches(word, words, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"Unknown command {word!r}; {hint}type 'help' for the list."
+    if close:
+        return f"Unknown command {word!r}; did you mean {close[0]!r}? Type 'help' for the list."
+    return f"Unknown command {word!r}; type 'help' for the list."
 
 
 def is_terminal(stream: Any) -> bool:
@@ -291,10 +300,3 @@ def parse_int(text: str, what: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"{what} must be between {low} and {high}, not {value}")
     return value
-
-
-def terminal_size() -> os.terminal_size:
-    """The terminal's size as the help text and tables see it."""
-    import shutil
-
-    return shutil.get_terminal_size()

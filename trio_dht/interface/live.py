@@ -34,14 +34,15 @@ PLAIN_INTERVAL = 1.0
 
 
 def progress_line(snap: LiveSnapshot) -> str:
-    """The plain progress line (no escape codes)."""
+    """The plain progress line (no escape codes): packets delivered so far,
+    the time, the average delivery rate, how many nodes are in each state."""
     if snap.expected is None:
         return f"{snap.phase}: {snap.nodes} nodes"
     share = 100 * snap.received / snap.expected if snap.expected else 100.0
     states = ", ".join(f"{n} {state}" for state, n in snap.states().items())
     return (
         f"progress: {snap.received:,}/{snap.expected:,} delivered ({share:.1f}%), "
-        f"{snap.elapsed or 0.0:.1f} s, {compact(snap.rate)} delivered/s avg; {states}"
+        f"{snap.elapsed or 0.0:.1f} s, {compact(snap.rate)}/s; {states}"
     )
 
 

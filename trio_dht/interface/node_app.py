@@ -34,8 +34,8 @@ HELP = help_text(COMMANDS)
 
 EXAMPLES = """\
 examples:
-  python -m trio_dht node 127.0.0.1:5000          # join the registry on port 5000
-  python -m trio_dht node 5000 --retry 30         # wait up to 30 s for it to start
+  python -m trio_dht node 127.0.0.1:5000    # join the registry on port 5000
+  python -m trio_dht node 5000 --retry 30   # wait up to 30 s for it to start
   python -m trio_dht node 10.0.0.1:5000 --wire minichord"""
 
 # On a signal, how long to wait for the registry's answer to our

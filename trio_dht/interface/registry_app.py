@@ -144,8 +144,16 @@ class RegistryApp:
     async def run_and_report(self, packets: int) -> RunResult:
         """Start a run, show its progress, print its result."""
         run = self.registry.start(packets)
+        log.debug(
+            "run started: %d packets per node, nodes %s, progress shown %s",
+            packets, list(run.node_ids),
+            "as a live table" if self.display.interactive else "as plain lines",
+        )  # fmt: skip
         await self.display.follow(run)
         result = run.result if run.result is not None else self.observer.results[-1]
+        log.debug(
+            "run ended after %.3f s (%s): %s", result.elapsed, result.quiescence, result.verdict()
+        )
         self.report(result)
         return result
 
@@ -276,6 +284,9 @@ class RegistryApp:
                 # Set up before the first run, and again whenever nodes came
                 # or went (a run that lost a node leaves the overlay stale).
                 if not self.registry.ready:
+                    log.debug(
+                        "setting up the overlay: %d nodes, NR %d", len(self.registry.nodes), args.nr
+                    )
                     try:
                         self.registry.setup_overlay(args.nr)
                     except CommandError as exc:
