@@ -275,3 +275,22 @@ def test_a_deregistered_session_may_register_again_without_freeing_a_slot() -> N
     d.feed(Closed(conn))
     assert d.core.admission.pending == pending
     assert not [a for a in d.actions if isinstance(a, Close) and a.conn == conn]
+
+
+def test_a_slow_persistent_node_taken_for_a_dialled_one_is_taken_back() -> None:
+    d = Driver(registry_core())
+    conn, node_id = d.register(7000)
+    other_conn, other_id = d.register(7001)
+    d.core.setup(1)
+    d.tick(2.0)  # nobody answered in time: both are dialled
+    assert d.core.members[node_id].kind is NodeKind.PER_MESSAGE
+    # ... but this one answers on its registration connection after all.
+    d.feed(Received(conn, OverlaySetupStatus(node_id, "ok [trio_dht:progress]")))
+    assert d.core.members[node_id].kind is NodeKind.PERSISTENT
+    assert any("after all" in line for line in d.said())
+    d.feed(Received(other_conn, OverlaySetupStatus(other_id, "ok [trio_dht:progress]")))
+    assert d.core.ready
+    d.core.start(5)
+    d.tick(0)
+    tasks = [a for a in d.actions if isinstance(a, Send) and isinstance(a.message, TaskInitiate)]
+    assert {a.conn for a in tasks} == {conn, other_conn}

@@ -80,3 +80,8 @@ class Member:
                 p.sum_sent, p.sum_received, p.dropped, "last-progress",
             )  # fmt: skip
         return NodeTotals(self.node_id, self.host, self.port, 0, 0, 0, 0, 0, 0, "none")
+
+
+def nodes_phrase(count: int) -> str:
+    """'1 node', '3 nodes'."""
+    return f"{count} node" if count == 1 else f"{count} nodes"

@@ -35,12 +35,12 @@ from trio_dht.protocol.events import (
     Tick,
     Unreachable,
 )
-from trio_dht.protocol.members import Member, NodeKind
+from trio_dht.protocol.members import Member, NodeKind, nodes_phrase
 from trio_dht.protocol.registry_admission import Admission, Conn
 from trio_dht.protocol.registry_rules import RegistryRules
-from trio_dht.protocol.registry_run import Run, RunPhase
+from trio_dht.protocol.registry_run import Run, RunPhase, start_refusal
 from trio_dht.protocol.registry_setup import build_manifests, overdue
-from trio_dht.protocol.rules import MemberPhase, NeverAccepted, Sender, registry_check
+from trio_dht.protocol.rules import COUNTING, MemberPhase, NeverAccepted, Sender, registry_check
 from trio_dht.wire.messages import (
     PROGRESS_MARKER,
     Deregistration,
@@ -55,10 +55,6 @@ from trio_dht.wire.messages import (
     TrafficSummary,
     TrafficSummaryRequest,
 )
-
-
-# The phases of a node's part in a run during which its progress counts.
-COUNTING = frozenset({MemberPhase.SENDING, MemberPhase.RELAYING, MemberPhase.ASKED})
 
 
 class RegistryCore:
@@ -153,6 +149,8 @@ class RegistryCore:
             return
         if member is not None:
             member.last_heard = now
+            if sender is Sender.SESSION and not isinstance(message, Registration):
+                self._speaks_on_session(member)
         self._dispatch(info, sender, member, message, event.variant, now)
         if sender is Sender.DIALLED_IN and info.conn in self.admission.conns:
             # Its one message is read; the sender never reads this
@@ -242,11 +240,11 @@ class RegistryCore:
         self._emit(Forget(member.dial_key))
         count = len(self.members)
         if why == "left":
-            self._emit(Say(f"Deregistered node {member.node_id} ({_nodes(count)} remain)."))
+            self._emit(Say(f"Deregistered node {member.node_id} ({nodes_phrase(count)} remain)."))
         else:
             self._emit(
                 Say(
-                    f"Node {member.node_id} at {member.address} {why}: removed ({_nodes(count)} remain)."
+                    f"Node {member.node_id} at {member.address} {why}: removed ({nodes_phrase(count)} remain)."
                 )
             )
         if self.run is not None and member.node_id in self.run.node_ids:
@@ -285,11 +283,23 @@ class RegistryCore:
             member.progress_capable = False
             member.manifest_sent_at = self._now
             self._deliver(member, manifest)
-        self._emit(Say(f"Sent manifests to {_nodes(len(manifests))} (NR {nr})."))
+        self._emit(Say(f"Sent manifests to {nodes_phrase(len(manifests))} (NR {nr})."))
+
+    def _speaks_on_session(self, member: Member) -> None:
+        """A node that speaks on its registration connection reads it too:
+        persistent, even if it was slow enough to be taken for the other
+        kind (a loaded machine), in which case it is said and undone."""
+        if member.kind is NodeKind.PER_MESSAGE and not self.rules.admission.per_message_nodes:
+            self._emit(
+                Say(
+                    f"Node {member.node_id} answered on its registration connection after all: "
+                    "sending it messages there again."
+                )
+            )
+        if member.kind is not NodeKind.PERSISTENT and not self.rules.admission.per_message_nodes:
+            member.kind = NodeKind.PERSISTENT
 
     def _setup_status(self, member: Member, message: OverlaySetupStatus, sender: Sender) -> None:
-        if sender is Sender.SESSION and member.kind is NodeKind.UNKNOWN:
-            member.kind = NodeKind.PERSISTENT
         if message.status != member.node_id:
             # Still setting up: it may report success after a retry.
             self._emit(Say(f"Node {member.node_id} failed to set up its overlay: {message.info}"))
@@ -328,26 +338,12 @@ class RegistryCore:
 
     def start(self, packets: int) -> Run:
         """``start N``: every node originates N packets."""
-        if not 0 <= packets <= 0x7FFFFFFF:
-            raise LocalProtocolError("the packet count must be between 0 and 2147483647")
-        if self.run is not None:
-            raise LocalProtocolError("a task is already running")
-        if self.needs_setup:
-            raise LocalProtocolError(
-                "the last run did not end CORRECT, so packets of it may still be in flight: "
-                "run setup-overlay again first"
-            )
-        if not self.ready or self.overlay_nr is None:
-            raise LocalProtocolError(
-                "the overlay is not ready: run setup-overlay and wait for "
-                "'Registry now ready to initiate tasks.'"
-            )
-        total = packets * len(self.members)
-        if total > self.rules.max_counter:
-            raise LocalProtocolError(
-                f"{packets} packets on each of {len(self.members)} nodes is {total:,} packets, more "
-                f"than a counter of this wire dialect holds ({self.rules.max_counter:,})"
-            )
+        refusal = start_refusal(
+            packets, len(self.members), self.rules.max_counter,
+            running=self.run is not None, needs_setup=self.needs_setup, ready=self.ready,
+        )  # fmt: skip
+        if refusal or self.overlay_nr is None:
+            raise LocalProtocolError(refusal or "no overlay is set up")
         run = Run(
             packets, self.overlay_nr, tuple(sorted(self.members)), self._now,
             self.rules.timers, self.members, self._ask_summaries, self._say,
@@ -399,7 +395,3 @@ class RegistryCore:
                     "so that nothing of this run can be counted in the next."
                 )
             )
-
-
-def _nodes(count: int) -> str:
-    return f"{count} node" if count == 1 else f"{count} nodes"

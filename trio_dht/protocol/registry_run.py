@@ -278,6 +278,33 @@ class Run:
         self.phase = RunPhase.ENDED
 
 
+def start_refusal(
+    packets: int, nodes: int, max_counter: int, *, running: bool, needs_setup: bool, ready: bool
+) -> str:
+    """Why ``start packets`` cannot begin now ("" if it can)."""
+    if not 0 <= packets <= 0x7FFFFFFF:
+        return "the packet count must be between 0 and 2147483647"
+    if running:
+        return "a task is already running"
+    if needs_setup:
+        return (
+            "the last run did not end CORRECT, so packets of it may still be in flight: "
+            "run setup-overlay again first"
+        )
+    if not ready:
+        return (
+            "the overlay is not ready: run setup-overlay and wait for "
+            "'Registry now ready to initiate tasks.'"
+        )
+    total = packets * nodes
+    if total > max_counter:
+        return (
+            f"{packets} packets on each of {nodes} nodes is {total:,} packets, more than a "
+            f"counter of this wire dialect holds ({max_counter:,})"
+        )
+    return ""
+
+
 def _counts(r: ProgressReport) -> tuple[int, int, int]:
     return (r.sent, r.received, r.relayed)
 

@@ -99,6 +99,9 @@ NEVER_TO_REGISTRY: frozenset[type] = frozenset(
     }
 )
 
+# The phases of a node's part in a run during which its progress counts.
+COUNTING = frozenset({MemberPhase.SENDING, MemberPhase.RELAYING, MemberPhase.ASKED})
+
 _ALWAYS = frozenset({Deregistration, Registration, ProgressReport})
 # Registration from a registered node's own connection is answered with a
 # refusal ("already registered"), so it is acceptable as a message.
