@@ -70,7 +70,9 @@ def hosts() -> list[str]:
         yield names
     finally:
         for name in names:
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10, check=False)
+            subprocess.run(
+                ["ip", "netns", "del", name], capture_output=True, timeout=10, check=False
+            )
 
 
 async def _read_until(stream: trio.abc.ReceiveStream, pattern: str, seen: list[str]) -> str:
@@ -131,6 +133,8 @@ async def test_run_across_separate_network_namespaces(hosts: list[str]) -> None:
                 await process.wait()
     registered = [re.search(r"Registered node \d+ at ([\d.]+):", line) for line in lines]
     addresses = sorted(m.group(1) for m in registered if m)
-    expected = sorted(f"{SUBNET}.{10 + i}" for i in range(NODE_HOSTS) for _ in range(NODES_PER_HOST))
+    expected = sorted(
+        f"{SUBNET}.{10 + i}" for i in range(NODE_HOSTS) for _ in range(NODES_PER_HOST)
+    )
     # Each node registered with the address of its own host, not loopback.
     assert addresses == expected, "\n".join(lines)
