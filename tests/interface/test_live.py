@@ -134,7 +134,7 @@ def test_view_follows_states_progress_rates_and_departures() -> None:
         sent=100, received=100, relayed=500, sum_sent=1000, sum_received=1000
     )
     registry.run = None
-    a.state = "done"
+    a.state = "idle"  # the registry's state after a run; its summary is in: done
     result = RunResult(
         packets_per_node=100,
         nr=1,
@@ -153,6 +153,7 @@ def test_view_follows_states_progress_rates_and_departures() -> None:
     row = {r.node_id: r for r in snap.rows}
     assert (row[5].sent, row[5].received, row[5].relayed) == (100, 100, 500)
     assert row[5].rate == 50.0  # 100 packets delivered over the run's 2 s
+    assert (row[5].state, row[9].state) == ("done", "gone")
 
     # The next run forgets the node that left before it.
     registry.run = fake_run(10, (5,), started=12.0)

@@ -148,6 +148,9 @@ class TrafficView:
             self._seen[node_id] = record
         result = self._last_result() if run is None else None
 
+        # After a run: the nodes whose summary is in the result are done
+        # (the registry may already call them idle again).
+        reported = {n.node_id for n in result.nodes if n.source == "summary"} if result else set()
         rows: list[LiveRow] = []
         for node_id in sorted(self._seen):
             record = self._seen[node_id]
@@ -167,7 +170,7 @@ class TrafficView:
                     sum_sent=sum_sent,
                     sum_received=sum_received,
                     rate=rate,
-                    state="gone" if gone else state_name(record.state),
+                    state="gone" if gone else self._state(record, reported),
                 )
             )
 
@@ -215,6 +218,13 @@ class TrafficView:
             )
         self.snapshot = snapshot
         return snapshot
+
+    @staticmethod
+    def _state(record: Any, reported: set[int]) -> str:
+        state = state_name(record.state)
+        if state == "idle" and record.node_id in reported:
+            return "done"
+        return state
 
     def _rate(self, node_id: int, now: float, received: int) -> float:
         """Packets delivered to one node per second over the last
