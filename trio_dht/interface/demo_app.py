@@ -168,7 +168,9 @@ class DemoApp:
         registry = self.registry
         timeout = args.timeout if args.timeout > 0 else math.inf
         with trio.move_on_after(timeout) as timer:
-            with trio.move_on_after(STARTUP_TIMEOUT) as startup:
+            # Node processes start one Python each: allow for that on a busy machine.
+            allowed = STARTUP_TIMEOUT + (args.nodes * 0.5 if args.processes else 0.0)
+            with trio.move_on_after(allowed) as startup:
                 await self._start_nodes(nursery, port)
                 await registry.wait_for_nodes(args.nodes)
                 try:
@@ -179,7 +181,7 @@ class DemoApp:
                 await registry.wait_ready()
             if startup.cancelled_caught:
                 self._fail(
-                    f"error: the overlay was not ready within {STARTUP_TIMEOUT:g} s "
+                    f"error: the overlay was not ready within {allowed:g} s "
                     f"({len(registry.nodes)} of {args.nodes} nodes registered)",
                     exit_codes.TIMEOUT,
                 )
