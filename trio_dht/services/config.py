@@ -63,7 +63,6 @@ class RegistryConfig:
 
 def registry_rules(config: RegistryConfig, dialect: Dialect) -> RegistryRules:
     classic = dialect.name == "cs455"
-    clip = getattr(dialect, "clip", None) or (lambda text: _clip(text, 127))
     return RegistryRules(
         admission=AdmissionRules(
             max_pending=config.max_pending,
@@ -89,7 +88,7 @@ def registry_rules(config: RegistryConfig, dialect: Dialect) -> RegistryRules:
         max_counter=2**31 - 1 if classic else 2**32 - 1,
         refusal_status=dialect.refusal_status,
         deregistered_status=dialect.deregistered_status,
-        clip=clip,
+        clip=dialect.clip,
     )
 
 
@@ -131,8 +130,3 @@ class NodeConfig:
     # generator seeded with (seed, own id) once the id is known, so a run's
     # totals do not depend on which process got which id.
     seed: int | None = None
-
-
-def _clip(text: str, limit: int) -> str:
-    text = text.encode("ascii", "replace").decode("ascii")
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -14,7 +14,6 @@ else happens. Data stays on ``node_data``'s batched path.
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import logging
 import random
@@ -55,6 +54,7 @@ from trio_dht.services.dialling import Dialler, exchange, probe
 from trio_dht.services.node_data import DataPlane, Peer, reason
 from trio_dht.services.node_incoming import IncomingLink
 from trio_dht.services.node_tasks import NodeTasks
+from trio_dht.services.node_texts import address_form_hint
 from trio_dht.services.observer import Observer
 from trio_dht.transport import (
     ByteBudget,
@@ -101,8 +101,7 @@ class MessagingNode:
         self.config = config if config is not None else NodeConfig()
         self._rng = rng if rng is not None else random.Random()
         self.core: NodeCore | None = None
-        self.host = ""
-        self.port = 0
+        self.host, self.port = "", 0
         self.registry_closed = False
         self.stopped = trio.Event()
         self._conns: dict[int, Connection] = {}
@@ -128,7 +127,7 @@ class MessagingNode:
         self._left = trio.Event()
         self._refusal = ""
         self._leave_status: DeregistrationStatus | None = None
-        self._counters_placeholder = NodeCore("", 0, str).counters
+        self._counters_placeholder = Counters()
 
     # --- what the layers above read -----------------------------------------------
 
@@ -142,9 +141,7 @@ class MessagingNode:
 
     @property
     def state(self) -> str:
-        if self.core is None:
-            return "starting"
-        return str(self.core.phase.value)
+        return str(self.core.phase.value) if self.core is not None else "starting"
 
     @property
     def peers(self) -> list[Peer]:
@@ -185,14 +182,11 @@ class MessagingNode:
             raise NodeError(f"cannot listen on {self.host}: {reason(exc)}") from None
         self.port = listeners[0].socket.getsockname()[1]
         forced = self.config.per_message_registry
-        model = (
-            RegistryModel.UNKNOWN
-            if forced is None
-            else (RegistryModel.PER_MESSAGE if forced else RegistryModel.PERSISTENT)
+        model = {None: RegistryModel.UNKNOWN, True: RegistryModel.PER_MESSAGE}.get(
+            forced, RegistryModel.PERSISTENT
         )
-        core = NodeCore(
-            plain_host(peer_host(stream)), self.registry_port, self._clip, registry_model=model
-        )
+        registry_ip = plain_host(peer_host(stream))
+        core = NodeCore(registry_ip, self.registry_port, self.dialect.clip, registry_model=model)
         self.core = core
         self._data = DataPlane(self.dialect, core.counters)
         started = False
@@ -358,7 +352,9 @@ class MessagingNode:
             elif isinstance(action, Registered):
                 self._on_registered(action)
             elif isinstance(action, Refused):
-                self._refusal = action.reason + self._form_hint(action.reason)
+                self._refusal = action.reason + address_form_hint(
+                    self.dialect, self.host, action.reason
+                )
                 self._registered.set()
             elif isinstance(action, Left):
                 self._leave_status = DeregistrationStatus(action.status, action.info)
@@ -385,29 +381,6 @@ class MessagingNode:
         except WireError as exc:
             log.error("could not encode our %s: %s", type(message).__name__, exc)
             return None
-
-    def _clip(self, text: str) -> str:
-        clip = getattr(self.dialect, "clip", None)
-        if clip is not None:
-            return str(clip(text))
-        text = text.encode("ascii", "replace").decode("ascii")
-        return text if len(text) <= 127 else text[:124] + "..."
-
-    def _form_hint(self, refusal: str) -> str:
-        """A classic registry that reads addresses as text quotes our raw
-        address bytes back in its refusal (captured): say what to do."""
-        if self.dialect.name != "cs455" or getattr(self.dialect, "variant", "") == "text-address":
-            return ""
-        try:
-            raw = ipaddress.ip_address(self.host).packed.decode("latin-1")
-        except ValueError:
-            return ""
-        if raw not in refusal:
-            return ""
-        return (
-            " (the registry quoted our address back as raw bytes: it reads addresses as "
-            "text; start the node with --cs455-address text)"
-        )
 
     def _on_registered(self, action: Registered) -> None:
         if self.config.seed is not None:
