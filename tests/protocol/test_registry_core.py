@@ -294,3 +294,16 @@ def test_a_slow_persistent_node_taken_for_a_dialled_one_is_taken_back() -> None:
     d.tick(0)
     tasks = [a for a in d.actions if isinstance(a, Send) and isinstance(a.message, TaskInitiate)]
     assert {a.conn for a in tasks} == {conn, other_conn}
+
+
+def test_at_the_total_cap_the_most_crowded_hosts_oldest_stranger_makes_room() -> None:
+    d = Driver(registry_core())
+    d.core.rules.admission.max_pending = 4
+    flood = [d.connect("127.0.0.2") for _ in range(3)]
+    d.connect("127.0.0.3")
+    newcomer = d.connect("127.0.0.1")
+    assert newcomer not in d.closed()
+    assert d.closed() == [flood[0]]
+    busy = [a for a in d.sent(RegistrationStatus) if a.conn == flood[0]]
+    assert busy and "registry busy: 4 connections pending" in busy[0].message.info
+    assert d.core.admission.pending == 4

@@ -80,7 +80,9 @@ async def test_a_trickling_frame_is_dropped_after_the_frame_timeout(
     assert any("no whole frame within 0.4 s" in r.getMessage() for r in caplog.records)
 
 
-async def test_unregistered_connections_are_capped(caplog: pytest.LogCaptureFixture) -> None:
+async def test_unregistered_connections_are_capped_and_newcomers_get_in(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     registry = Registry(DIALECT, Observer(), RegistryConfig(max_pending=5, idle_timeout=30))
     with trio.fail_after(10), caplog.at_level(logging.WARNING, logger="trio_dht"):
         async with trio.open_nursery() as nursery:
@@ -88,20 +90,37 @@ async def test_unregistered_connections_are_capped(caplog: pytest.LogCaptureFixt
             idle = [await trio.open_tcp_stream(HOST, port) for _ in range(5)]
             while registry.core.admission.pending < 5:
                 await trio.sleep(0.01)
-            # The sixth hears why, and is closed.
-            extra = await trio.open_tcp_stream(HOST, port)
+            # A newcomer at the cap gets in: the oldest idle stranger of the
+            # most crowded host hears why and is closed to make room.
+            node = await nursery.start(MessagingNode(HOST, port, DIALECT).run)
+            assert node.node_id in registry.nodes
             with trio.fail_after(2):
-                assert await closed_by_peer(extra)
+                assert await closed_by_peer(idle[0])
             assert any(
                 "registry busy: 5 connections pending" in r.getMessage() for r in caplog.records
             )
-            # Registered nodes do not count: once a slot frees, nodes join.
-            await idle[0].aclose()
-            while registry.core.admission.pending >= 5:
+            # Never more than the cap pending; registered nodes do not count.
+            assert registry.core.admission.pending <= 5
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_host_over_its_pending_cap_hears_busy(caplog: pytest.LogCaptureFixture) -> None:
+    config = RegistryConfig(max_pending_per_host=3, idle_timeout=30)
+    registry = Registry(DIALECT, Observer(), config)
+    with trio.fail_after(10), caplog.at_level(logging.WARNING, logger="trio_dht"):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(registry.serve, HOST, 0)
+            held = [await trio.open_tcp_stream(HOST, port) for _ in range(3)]
+            while registry.core.admission.pending < 3:
                 await trio.sleep(0.01)
-            node = await nursery.start(MessagingNode(HOST, port, DIALECT).run)
-            assert registry.core.admission.pending == 4
-            assert node.node_id in registry.nodes
+            extra = await trio.open_tcp_stream(HOST, port)
+            answer = await extra.receive_some(4096)
+            status = DIALECT.decode(answer[4:])
+            assert "registry busy: 3 connections pending from 127.0.0.1" in status.info
+            with trio.fail_after(2):
+                assert await closed_by_peer(extra)
+            for stream in held:
+                await stream.aclose()
             nursery.cancel_scope.cancel()
 
 

@@ -147,10 +147,13 @@ class Say:
 
 @attrs.frozen
 class Log:
-    """A line for the log only (``level`` as in the logging module)."""
+    """A line for the log only (``level`` as in the logging module). Lines
+    with the same ``aggregate`` key may be counted instead of repeated (a
+    flood of one kind from one host is one line per interval)."""
 
     level: int
     text: str
+    aggregate: tuple[str, ...] | None = None
 
 
 @attrs.frozen

@@ -111,20 +111,38 @@ class Admission:
     def opened(self, conn: ConnId, host: str, now: float) -> None:
         self._now = now
         r = self.rules
-        pending = self.pending
-        if pending >= r.max_pending or self._pending_by_host[host] >= r.max_pending_per_host:
-            busy = (
-                f"registry busy: {pending} connections pending"
-                if pending >= r.max_pending
-                else f"registry busy: {self._pending_by_host[host]} connections pending from {host}"
-            )
-            # Said before closing, so a node learns why instead of seeing a
-            # bare close; a node reads it as the answer to its registration.
-            self._emit(Send(conn, RegistrationStatus(self._refusal_status(Refusal.OTHER), busy)))
-            self._emit(Close(conn, busy))
+        from_host = self._pending_by_host[host]
+        if from_host >= r.max_pending_per_host:
+            self._busy(conn, f"registry busy: {from_host} connections pending from {host}")
             return
+        if self.pending >= r.max_pending:
+            # Someone must go: the oldest idle stranger of the host with the
+            # most pending connections (a flood cannot lock newcomers out;
+            # a legitimate node registers within milliseconds of arriving).
+            victim = self._eviction_candidate()
+            if victim is None:
+                self._busy(conn, f"registry busy: {self.pending} connections pending")
+                return
+            self._busy(victim.conn, f"registry busy: {self.pending} connections pending")
+            self.closed(victim.conn)
         self.conns[conn] = Conn(conn, host, now)
         self._pending_by_host[host] += 1
+
+    def _busy(self, conn: ConnId, why: str) -> None:
+        """Said before closing, so a node learns why instead of seeing a bare
+        close; a node reads it as the answer to its registration."""
+        self._emit(Send(conn, RegistrationStatus(self._refusal_status(Refusal.OTHER), why)))
+        self._emit(Close(conn, why))
+
+    def _eviction_candidate(self) -> Conn | None:
+        if not self._pending_by_host:
+            return None
+        crowded = max(self._pending_by_host, key=lambda h: self._pending_by_host[h])
+        candidates = [
+            c for c in self.conns.values()
+            if c.host == crowded and c.node_id is None and c.probing is None
+        ]  # fmt: skip
+        return min(candidates, key=lambda c: c.opened, default=None)
 
     def closed(self, conn: ConnId) -> Conn | None:
         info = self.conns.pop(conn, None)
@@ -260,7 +278,13 @@ class Admission:
 
     def _refuse_registration(self, info: Conn, why: Refusal, text: str) -> None:
         info.refusals += 1
-        self._emit(Say(f"Refused registration from {info.host}: {text}"))
+        self._emit(
+            Log(
+                logging.WARNING,
+                f"Refused registration from {info.host}: {text}",
+                ("refused registration", info.host),
+            )
+        )
         status = RegistrationStatus(
             self._refusal_status(why), self._clip("Registration request unsuccessful. " + text)
         )

@@ -274,7 +274,8 @@ class Registry:
             elif isinstance(action, Say):
                 self.observer.say(action.text)
             elif isinstance(action, Log):
-                log.log(action.level, "%s", action.text)
+                extra = {} if action.aggregate is None else {"aggregate": action.aggregate}
+                log.log(action.level, "%s", action.text, extra=extra)
             elif isinstance(action, RunEnded):
                 self._run_ended(action.result)
             elif isinstance(action, Forget) and self._dialler is not None:
