@@ -27,7 +27,9 @@ RELAYS = re.compile(r"mean relays per packet (\d+\.\d+)")
 LIST_ROW = re.compile(r"^\s*127\.0\.0\.1\s+(\d+)\s+(\d+)\s+(\S+)\s*$")
 ROUTE_ROW = re.compile(r"^\s*(\d+)\s+((?:\d+ 127\.0\.0\.1:\d+\s*)+)$")
 REGISTERED = re.compile(r"^Registered node (\d+) at 127\.0\.0\.1:(\d+) \((\d+) nodes?\)")
-NODE_SUMMARY = re.compile(r"^Traffic summary sent: sent (\d+), received (\d+), relayed (\d+);")
+NODE_SUMMARY = re.compile(
+    r"^Traffic summary sent: sent ([\d,]+), received ([\d,]+), relayed ([\d,]+);"
+)
 SPURIOUS_LOSS = "disconnected without deregistering"
 LISTENING_LINE = r"^Registry listening"
 
@@ -132,7 +134,7 @@ async def test_unattended_run_is_correct_and_everyone_exits(launcher: Launcher, 
         # Each node's own report agrees with the registry's row for it.
         reports = node.find(NODE_SUMMARY)
         assert len(reports) == 1, node.tail()
-        own = tuple(int(g) for g in reports[0].groups())
+        own = tuple(number(g) for g in reports[0].groups())
         assert own == (rows[node.node_id][0], rows[node.node_id][1], rows[node.node_id][2])
     assert_clean(registry, *nodes)
     # Closing the registry is not the nodes crashing.
