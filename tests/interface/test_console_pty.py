@@ -163,3 +163,27 @@ async def test_interactive_run_leaves_table_and_verdict_before_the_next_prompt(
         await term.aclose()
         if node_term is not None:
             await node_term.aclose()
+
+
+async def test_abort_typed_during_a_run_ends_it_with_its_verdict(launcher: Launcher) -> None:
+    term = await open_terminal("registry", "0", "--host", "127.0.0.1")
+    try:
+        await term.wait_for(r"Registry listening on port \d+")
+        port = int(re.findall(r"Registry listening on port (\d+)", term.text)[0])
+        await launcher.nodes(port, 3, stdin=subprocess.DEVNULL)
+        await term.wait_for(r"\(3 nodes\)\.?\nregistry> ")
+        await term.send(b"setup\r")
+        await term.wait_for(r"Registry now ready to initiate tasks\.\nregistry> ")
+        # Far more than the test waits for: only 'abort' can end it in time.
+        await term.send(b"start 2000000000\r")  # more than a counter holds: refused
+        await term.wait_for(r"more than\s+a counter of this wire dialect holds")
+        await term.send(b"start 20000000\r")
+        await term.wait_for(r"delivered")
+        await term.send(b"abort\r")
+        await term.wait_for(r"INCORRECT: [^\n]*the run was aborted[^\n]*\n", timeout=RUN_TIMEOUT)
+        await term.wait_for(r"registry> ", count=5)
+        await term.send(b"exit\r")
+        with trio.fail_after(TIMEOUT):
+            assert await term.process.wait() == 0
+    finally:
+        await term.aclose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import os
 import shutil
 import signal
 import sys
@@ -300,3 +301,25 @@ def parse_int(text: str, what: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"{what} must be between {low} and {high}, not {value}")
     return value
+
+
+async def watch_for_abort(
+    abort: Callable[[str, list[str]], Awaitable[None]], say: Callable[[str], None]
+) -> None:
+    """While a run is shown on a terminal the console waits for it; a typed
+    'abort' (the only command taken then) ends the run. Only for a terminal:
+    piped commands after 'start' wait their turn instead of being read here."""
+    fd = sys.stdin.fileno()
+    pending = b""
+    while True:
+        await trio.lowlevel.wait_readable(fd)
+        chunk = os.read(fd, 1024)
+        if not chunk:
+            return
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip().lower() == b"abort":
+                await abort("abort", [])
+            elif line.strip():
+                say("During a run only 'abort' is taken (Ctrl-C exits).")

@@ -18,9 +18,9 @@ from trio_dht.interface.console import (
 )
 from trio_dht.interface.render import node_counters_table
 from trio_dht.interface.screen import ConsoleObserver, Screen, setup_logging
-from trio_dht.services.node import MessagingNode, NodeConfig, NodeError
+from trio_dht.interface.service_config import node_config, node_dialect
+from trio_dht.services.node import MessagingNode, NodeError
 from trio_dht.transport import parse_address
-from trio_dht.wire import get_dialect
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +63,12 @@ class NodeApp:
         self.console = screen.out
         self.observer = ConsoleObserver(screen)
         self.host, self.port = host, port
-        self.config = NodeConfig(
-            per_message_peers=args.per_message_peers,
-            max_frame=args.max_frame,
-            frame_timeout=args.frame_timeout,
-            max_incoming=args.max_incoming,
-        )
+        self.config = node_config(args)
         self.node = self._new_node()
         self.exit_status = 0
 
     def _new_node(self) -> MessagingNode:
-        dialect = get_dialect(self.args.wire)
+        dialect = node_dialect(self.args)
         return MessagingNode(self.host, self.port, dialect, self.observer, self.config)
 
     async def _join(self, nursery: trio.Nursery) -> bool:

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import random
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from trio_dht.interface.console import (
     help_text,
     parse_int,
     suggest,
+    watch_for_abort,
     watch_signals,
 )
 from trio_dht.interface.figure_options import console_path, run_figure_lines
@@ -41,10 +43,11 @@ from trio_dht.interface.screen import (
     make_console,
     setup_logging,
 )
+from trio_dht.interface.service_config import registry_config
 from trio_dht.interface.summary_formats import document, result_block
-from trio_dht.services.registry import CommandError, Registry, RegistryConfig
+from trio_dht.services.registry import CommandError, Registry
 from trio_dht.services.report import RunResult
-from trio_dht.wire import DEFAULT_MAX_FRAME, get_dialect
+from trio_dht.wire import get_dialect
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ COMMANDS: tuple[Command, ...] = (
             "send the routing tables (no NR: the largest valid, at most 3)"),
     Command("list-routing-tables", ("route",), "", "each node's routing table"),
     Command("start", (), "N", "every node sends N packets; progress, then the summary"),
+    Command("abort", (), "", "end the run that is waiting (typed during a run on a terminal)"),
     Command("path", (), "SRC DST", "the route from SRC to DST: each hop and why"),
     Command("figure", (), "FILE", "draw the last run to FILE (.svg/.png): ring, relays, load"),
     Command("exit", ("quit",), "", "leave (nodes see the registry go)"),
@@ -87,15 +91,7 @@ class RegistryApp:
             self.screen = as_screen(console, verbosity)
         self.console = self.screen.out
         self.observer = ConsoleObserver(self.screen)
-        config = RegistryConfig(
-            grace=args.grace,
-            progress_interval=args.progress_interval,
-            stall_timeout=args.stall_timeout,
-            max_frame=getattr(args, "max_frame", DEFAULT_MAX_FRAME),
-            idle_timeout=getattr(args, "idle_timeout", 10.0),
-            frame_timeout=getattr(args, "idle_timeout", 10.0),
-            max_pending=getattr(args, "max_pending", 256),
-        )
+        config = registry_config(args)
         seed = getattr(args, "seed", None)  # --seed: the same ids every time
         rng = None if seed is None else random.Random(seed)
         self.registry = Registry(get_dialect(args.wire), self.observer, config, rng)
@@ -116,6 +112,7 @@ class RegistryApp:
             "setup-overlay": self._setup,
             "list-routing-tables": self._route,
             "start": self._start,
+            "abort": self._abort,
             "path": self._path,
             "figure": self._figure,
             "exit": self._exit,
@@ -368,7 +365,24 @@ class RegistryApp:
     async def _start(self, word: str, rest: list[str]) -> None:
         if len(rest) != 1:
             raise ValueError("usage: start N (the number of packets each node sends)")
-        await self.run_and_report(parse_int(rest[0], "N", 0, 0x7FFFFFFF))
+        packets = parse_int(rest[0], "N", 0, 0x7FFFFFFF)
+        if sys.stdin is None or not sys.stdin.isatty():
+            await self.run_and_report(packets)
+            return
+        refused: CommandError | None = None
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_for_abort, self._abort, self.screen.say)
+            try:
+                await self.run_and_report(packets)
+            except CommandError as exc:  # raised as itself, not in a group
+                refused = exc
+            nursery.cancel_scope.cancel()
+        if refused is not None:
+            raise refused
+
+    async def _abort(self, word: str, rest: list[str]) -> None:
+        self._no_args(word, rest)
+        self.registry.abort()
 
     async def _exit(self, word: str, rest: list[str]) -> None:
         self.screen.say("Registry exiting.")
