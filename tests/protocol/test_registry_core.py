@@ -296,11 +296,12 @@ def test_a_slow_persistent_node_taken_for_a_dialled_one_is_taken_back() -> None:
     assert {a.conn for a in tasks} == {conn, other_conn}
 
 
-def test_at_the_total_cap_the_most_crowded_hosts_oldest_stranger_makes_room() -> None:
+def test_at_the_total_cap_the_oldest_stranger_makes_room() -> None:
     d = Driver(registry_core())
     d.core.rules.admission.max_pending = 4
-    flood = [d.connect("127.0.0.2") for _ in range(3)]
-    d.connect("127.0.0.3")
+    flood = [d.connect(f"127.0.0.{2 + k}") for k in range(3)]
+    registering = d.connect("127.0.0.9")
+    d.feed(Received(registering, Registration("127.0.0.9", 4000)))  # being probed: kept
     newcomer = d.connect("127.0.0.1")
     assert newcomer not in d.closed()
     assert d.closed() == [flood[0]]

@@ -90,8 +90,8 @@ async def test_unregistered_connections_are_capped_and_newcomers_get_in(
             idle = [await trio.open_tcp_stream(HOST, port) for _ in range(5)]
             while registry.core.admission.pending < 5:
                 await trio.sleep(0.01)
-            # A newcomer at the cap gets in: the oldest idle stranger of the
-            # most crowded host hears why and is closed to make room.
+            # A newcomer at the cap gets in: the stranger that waited longest
+            # with nothing to say hears why and is closed to make room.
             node = await nursery.start(MessagingNode(HOST, port, DIALECT).run)
             assert node.node_id in registry.nodes
             with trio.fail_after(2):

@@ -116,9 +116,9 @@ class Admission:
             self._busy(conn, f"registry busy: {from_host} connections pending from {host}")
             return
         if self.pending >= r.max_pending:
-            # Someone must go: the oldest idle stranger of the host with the
-            # most pending connections (a flood cannot lock newcomers out;
-            # a legitimate node registers within milliseconds of arriving).
+            # Someone must go: the oldest stranger with nothing being checked
+            # (a flood cannot lock newcomers out: a legitimate node registers
+            # within milliseconds of arriving).
             victim = self._eviction_candidate()
             if victim is None:
                 self._busy(conn, f"registry busy: {self.pending} connections pending")
@@ -135,13 +135,11 @@ class Admission:
         self._emit(Close(conn, why))
 
     def _eviction_candidate(self) -> Conn | None:
-        if not self._pending_by_host:
-            return None
-        crowded = max(self._pending_by_host, key=lambda h: self._pending_by_host[h])
-        candidates = [
-            c for c in self.conns.values()
-            if c.host == crowded and c.node_id is None and c.probing is None
-        ]  # fmt: skip
+        """The stranger that has waited longest without a registration being
+        checked. A legitimate node sends its registration as soon as it
+        connects and is probed and admitted within milliseconds, so the
+        oldest pending connections are the ones with nothing to say."""
+        candidates = [c for c in self.conns.values() if c.node_id is None and c.probing is None]
         return min(candidates, key=lambda c: c.opened, default=None)
 
     def closed(self, conn: ConnId) -> Conn | None:
