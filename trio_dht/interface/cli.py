@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )  # fmt: skip
     registry_arguments(registry)
-    figure_options.add_run_arguments(registry, seed=False)
+    figure_options.add_run_arguments(registry, seed=True)
     node = register(
         "node", "run a messaging node", run_node,
         **subcommand_help(NODE_HELP, node_app.HELP, node_app.EXAMPLES, exit_codes.HELP),

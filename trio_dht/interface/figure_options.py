@@ -25,9 +25,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, seed: bool) -> None:
     if seed:
         parser.add_argument(
             "--seed", type=int, default=None, metavar="S",
-            help="make the run reproducible: the same S gives the same ids, routing "
-            "tables, sinks and payloads, hence the same totals (nodes inside this "
-            "process only)",
+            help="make runs reproducible: the same S gives the same ids and routing "
+            "tables; with the demo, also the same sinks and payloads (other node "
+            "processes: give them --seed too), hence the same totals",
         )  # fmt: skip
 
 

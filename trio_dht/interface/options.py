@@ -313,6 +313,11 @@ def node_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep trying to reach the registry for this long (it may still be starting); "
         "default 0: one attempt",
     )  # fmt: skip
+    parser.add_argument(
+        "--seed", type=int, default=None, metavar="S",
+        help="draw this node's sinks and payloads from a generator seeded with S and its "
+        "id: the same S and id give the same traffic",
+    )  # fmt: skip
     peers = parser.add_argument_group("other implementations")
     peers.add_argument(
         "--per-message-peers",

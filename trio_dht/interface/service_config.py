@@ -44,6 +44,7 @@ def node_config(args: argparse.Namespace) -> NodeConfig:
         incoming_idle_timeout=getattr(
             args, "incoming_idle_timeout", defaults.incoming_idle_timeout
         ),
+        seed=getattr(args, "seed", None),
     )
 
 

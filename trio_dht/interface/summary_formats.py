@@ -36,7 +36,8 @@ COUNTERS: tuple[str, ...] = (
 # Run-level fields, in the order the CSV gives them (on the total row).
 RUN_FIELDS: tuple[str, ...] = (
     "correct", "verdict", "packets_per_node", "nr", "expected_sent", "elapsed",
-    "sending_elapsed", "quiescence", "relays_per_packet", "gone", "unresponsive", "seed",
+    "sending_elapsed", "quiescence", "relays_per_packet", "gone", "unresponsive",
+    "no_summary", "aborted", "problems", "seed",
 )  # fmt: skip
 CSV_HEADER: tuple[str, ...] = ("run", "node", "host", "port", *COUNTERS, "source", *RUN_FIELDS)
 
@@ -74,6 +75,11 @@ class RunSummary:
     gone: tuple[int, ...] = ()
     sending_elapsed: float | None = None
     unresponsive: tuple[int, ...] = ()
+    # Asked for a summary, sent none in time; a run ended by 'abort'; reports
+    # refused because they contradicted the same node's earlier ones.
+    no_summary: tuple[int, ...] = ()
+    aborted: bool = False
+    problems: tuple[str, ...] = ()
     run: int = 1
     # --seed of the run (demo): the same seed gives the same totals.
     seed: int | None = None
@@ -93,7 +99,10 @@ class RunSummary:
             nodes=result.nodes,
             gone=tuple(result.gone),
             sending_elapsed=_seconds(result.sending_elapsed),
-            unresponsive=tuple(getattr(result, "unresponsive", ())),
+            unresponsive=tuple(result.unresponsive),
+            no_summary=tuple(result.no_summary),
+            aborted=result.aborted,
+            problems=tuple(result.problems),
             run=run,
             seed=seed,
         )
@@ -153,11 +162,16 @@ def summary_csv(
         writer.writerow([run, row.node_id, row.host, row.port, *counters, row.source, *blank])
     summary = RunSummary.from_result(result, run, seed)
     fields: dict[str, object] = {
-        name: getattr(summary, name) for name in RUN_FIELDS if name not in ("gone", "unresponsive")
+        name: getattr(summary, name)
+        for name in RUN_FIELDS
+        if name not in ("gone", "unresponsive", "no_summary", "problems")
     }
     fields["correct"] = "true" if summary.correct else "false"
     fields["gone"] = _ids(summary.gone)
     fields["unresponsive"] = _ids(summary.unresponsive)
+    fields["no_summary"] = _ids(summary.no_summary)
+    fields["aborted"] = "true" if summary.aborted else "false"
+    fields["problems"] = "; ".join(summary.problems)
     for name in ("sending_elapsed", "seed"):
         if fields[name] is None:
             fields[name] = ""
