@@ -54,7 +54,7 @@ async def test_sigkill_mid_run_is_reported_honestly_then_survivors_run_exactly(
     verdict = await registry.wait_for(VERDICT, since=mark, timeout=30)
     out = "\n".join(registry.output[mark:])
     assert verdict[1] == "INCORRECT", out
-    assert f"node(s) {victim.node_id} vanished during the run" in verdict.string
+    assert f"node {victim.node_id} vanished during the run" in verdict.string
     assert f"Node {victim.node_id} vanished during the run; its row shows its last progress" in out
     shortfall = re.search(r"Shortfall: (\d+) = (\d+) sent \(every row\) - (\d+) received", out)
     assert shortfall is not None, out

@@ -82,7 +82,7 @@ def test_gone_nodes_make_it_incorrect_even_when_totals_match() -> None:
     assert not r.correct
     verdict = r.verdict()
     assert verdict.startswith("INCORRECT")
-    assert "node(s) 2, 3 vanished" in verdict
+    assert "nodes 2, 3 vanished" in verdict
 
 
 def test_wrong_number_originated_is_incorrect() -> None:

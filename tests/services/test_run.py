@@ -139,7 +139,7 @@ async def test_classic_peer_falls_back_to_the_grace_period(cluster: Callable[...
             assert_exact(result, c.registry, 200)
             lines = [line for line in c.registry.observer.lines if "grace period" in line]
             assert len(lines) == 1
-            assert "1 node(s)" in lines[0]
+            assert "1 node does not report progress" in lines[0]
             assert "0.3 s" in lines[0]
 
 
@@ -192,7 +192,7 @@ async def test_a_node_vanishing_mid_run_is_reported_not_hidden(
             assert not result.correct
             verdict = result.verdict()
             assert verdict.startswith("INCORRECT")
-            assert f"node(s) {victim.node_id} vanished" in verdict
+            assert f"node {victim.node_id} vanished" in verdict
             assert result.quiescence == "stalled"
             assert any("No progress for 0.3 s" in line for line in c.registry.observer.lines)
             assert c.registry.run is None

@@ -240,11 +240,15 @@ class RegistryCore:
         self._emit(Forget(member.dial_key))
         count = len(self.members)
         if why == "left":
-            self._emit(Say(f"Deregistered node {member.node_id} ({nodes_phrase(count)} remain)."))
+            self._emit(
+                Say(
+                    f"Deregistered node {member.node_id} ({nodes_phrase(count)} {'remains' if count == 1 else 'remain'})."
+                )
+            )
         else:
             self._emit(
                 Say(
-                    f"Node {member.node_id} at {member.address} {why}: removed ({nodes_phrase(count)} remain)."
+                    f"Node {member.node_id} at {member.address} {why}: removed ({nodes_phrase(count)} {'remains' if count == 1 else 'remain'})."
                 )
             )
         if self.run is not None and member.node_id in self.run.node_ids:

@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 import attrs
 
-from trio_dht.protocol.members import Member
-from trio_dht.protocol.report import NodeTotals, RunResult
+from trio_dht.protocol.members import Member, nodes_phrase
+from trio_dht.protocol.report import NodeTotals, RunResult, nodes_named
 from trio_dht.protocol.rules import MemberPhase
 from trio_dht.wire.messages import ProgressReport, TrafficSummary
 
@@ -157,7 +157,7 @@ class Run:
             silent = [m.node_id for m in self.live() if m.unresponsive]
             self.say(
                 f"Nothing moved for {self.timers.run_timeout:g} s"
-                + (f"; node(s) {_ids(silent)} stopped answering" if silent else "")
+                + (f"; {nodes_named(silent)} stopped answering" if silent else "")
                 + ": asking for summaries anyway."
             )
             self._ask("run deadline", now)
@@ -168,7 +168,7 @@ class Run:
             elif now - self.asked_at >= self.timers.summary_timeout:
                 self.no_summary = [m.node_id for m in waiting]
                 self.say(
-                    f"No traffic summary from node(s) {_ids([m.node_id for m in waiting])} "
+                    f"No traffic summary from {nodes_named(m.node_id for m in waiting)} "
                     f"within {self.timers.summary_timeout:g} s: ending the run without them."
                 )
                 self._end(now)
@@ -205,7 +205,7 @@ class Run:
         ):
             self._named_classic = True
             self.say(
-                f"Waiting for node(s) {_ids(classic_waiting)} to report task finished "
+                f"Waiting for {nodes_named(classic_waiting)} to report task finished "
                 "(they do not report progress)."
             )
 
@@ -215,8 +215,9 @@ class Run:
             assert self.last_finished is not None or not live
             if not self.quiescence:
                 self.quiescence = "waiting"
+                classic = sum(not m.progress_capable for m in live)
                 self.say(
-                    f"{sum(not m.progress_capable for m in live)} node(s) do not report progress "
+                    f"{nodes_phrase(classic)} {'does' if classic == 1 else 'do'} not report progress "
                     f"(classic peers): waiting the grace period of {self.timers.grace:g} s before asking "
                     "for traffic summaries."
                 )
@@ -311,7 +312,3 @@ def _counts(r: ProgressReport) -> tuple[int, int, int]:
 
 def _below(now: ProgressReport | TrafficSummary, before: ProgressReport) -> bool:
     return now.sent < before.sent or now.received < before.received or now.relayed < before.relayed
-
-
-def _ids(ids: list[int]) -> str:
-    return ", ".join(str(i) for i in ids)

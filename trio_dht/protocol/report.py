@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
+
+
+def nodes_named(ids: Iterable[int]) -> str:
+    """'node 5' or 'nodes 5, 7' (never 'node(s)')."""
+    listed = [str(i) for i in ids]
+    return ("node " if len(listed) == 1 else "nodes ") + ", ".join(listed)
 
 
 @attrs.frozen
@@ -124,16 +132,14 @@ class RunResult:
             )
         rest = shortfall - self.dropped
         if rest > 0 and self.unresponsive:
-            silent = ", ".join(str(g) for g in self.unresponsive)
             lines.append(
-                f"The other {rest} (shortfall - dropped) are held by or queued for node(s) "
-                f"{silent}, which stopped answering: not known to be lost."
+                f"The other {rest} (shortfall - dropped) are held by or queued for "
+                f"{nodes_named(self.unresponsive)}, which stopped answering: not known to be lost."
             )
         elif rest > 0 and self.gone:
-            gone = ", ".join(str(g) for g in self.gone)
             lines.append(
                 f"The other {rest} (shortfall - dropped) were in flight to, queued in, or held "
-                f"by node(s) {gone} when they vanished."
+                f"by {nodes_named(self.gone)} when they vanished."
             )
         elif rest > 0:
             lines.append(f"The other {rest} are unaccounted for: no node vanished to explain them.")
@@ -159,14 +165,11 @@ class RunResult:
         if self.dropped:
             problems.append(f"{self.dropped} dropped by nodes whose next hop was gone")
         if self.gone:
-            gone = ", ".join(str(g) for g in self.gone)
-            problems.append(f"node(s) {gone} vanished during the run")
+            problems.append(f"{nodes_named(self.gone)} vanished during the run")
         if self.unresponsive:
-            silent = ", ".join(str(g) for g in self.unresponsive)
-            problems.append(f"node(s) {silent} stopped answering")
+            problems.append(f"{nodes_named(self.unresponsive)} stopped answering")
         if self.no_summary:
-            missing = ", ".join(str(g) for g in self.no_summary)
-            problems.append(f"no traffic summary from node(s) {missing}")
+            problems.append(f"no traffic summary from {nodes_named(self.no_summary)}")
         problems.extend(self.problems)
         if self.aborted:
             problems.append("the run was aborted")
