@@ -239,18 +239,11 @@ class RegistryCore:
         member.gone = True
         self._emit(Forget(member.dial_key))
         count = len(self.members)
+        remain = f"{nodes_phrase(count)} {'remains' if count == 1 else 'remain'}"
         if why == "left":
-            self._emit(
-                Say(
-                    f"Deregistered node {member.node_id} ({nodes_phrase(count)} {'remains' if count == 1 else 'remain'})."
-                )
-            )
+            self._emit(Say(f"Deregistered node {member.node_id} ({remain})."))
         else:
-            self._emit(
-                Say(
-                    f"Node {member.node_id} at {member.address} {why}: removed ({nodes_phrase(count)} {'remains' if count == 1 else 'remain'})."
-                )
-            )
+            self._emit(Say(f"Node {member.node_id} at {member.address} {why}: removed ({remain})."))
         if self.run is not None and member.node_id in self.run.node_ids:
             self.run.on_gone(member)
         self._overlay_changed(f"node {member.node_id} {'left' if why == 'left' else 'was lost'}")
