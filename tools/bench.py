@@ -415,7 +415,9 @@ def run_cli(case: Case, timeout: float, profile: Sequence[Path] = ()) -> Sample:
     ]  # fmt: skip
     nodes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryFile() as errors:
-        registry = spawn(registry_argv, stdout=subprocess.PIPE, stderr=errors)
+        # Its banner and progress go to stderr, the JSON document to stdout:
+        # read both, in order, from one pipe.
+        registry = spawn(registry_argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert registry.stdout is not None
         reader = LineReader(registry.stdout)
         try:

@@ -174,9 +174,12 @@ async def throw(
     wrong_state: Callable[[random.Random], Message],
     concurrency: int,
     categories: dict[str, int],
+    answered: list[int],
 ) -> int:
     """Send ``frames`` offending byte strings, one per connection; returns
-    how many connections carried at least one byte."""
+    how many connections carried at least one byte. A frame that happens to
+    be a well-formed request anyone may make (a deregistration, say) is
+    answered, not an offence: those are counted in ``answered[0]``."""
     sent = 0
     work = [malformed(dialect, rng, wrong_state) for _ in range(frames)]
     for kind, _ in work:
@@ -190,9 +193,12 @@ async def throw(
                 await stream.send_all(payload)
                 await stream.send_eof()
                 # Wait for the other side to close (it must, having read
-                # something it rejects).
-                while await stream.receive_some(4096):
-                    pass
+                # something it rejects, or having answered it).
+                reply = b""
+                while chunk := await stream.receive_some(4096):
+                    reply += chunk
+                if reply:
+                    answered[0] += 1
             except trio.BrokenResourceError:
                 pass
             finally:
@@ -228,25 +234,36 @@ async def fuzz_dialect(name: str, frames: int, seed: int, concurrency: int) -> d
             tasks_before = count_tasks()
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             categories: dict[str, int] = {}
+            answered = [0]
             started = time.perf_counter()
             half = frames // 2
             at_registry = await throw(
                 dialect, port, half, rng, lambda r: wrong_state_for_registry(r, known),
-                concurrency, categories,
+                concurrency, categories, answered,
             )  # fmt: skip
             at_node = await throw(
                 dialect, nodes[0].port, frames - half, rng,
-                lambda r: wrong_state_for_node(r, known), concurrency, categories,
+                lambda r: wrong_state_for_node(r, known), concurrency, categories, answered,
             )  # fmt: skip
             elapsed = time.perf_counter() - started
             # Let the last handlers finish.
             with trio.move_on_after(5):
-                while registry._pending or nodes[0]._incoming:
+                while registry.core.admission.pending or nodes[0].incoming:
                     await trio.sleep(0.01)
             await trio.sleep(0.05)
             rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             tasks_after = count_tasks()
-            checks["one log line per offending connection"] = handler.count == at_registry + at_node
+            # Random bytes may happen to form a request anyone may make (it
+            # is answered) or a packet a peer may send (it is routed): those
+            # are no offence. Every certainly malformed frame is one line,
+            # and no connection is more than one.
+            malformed_for_sure = sum(
+                categories.get(kind, 0)
+                for kind in ("truncated", "huge claimed length", "absurd length", "unknown type")
+            )
+            checks["one log line per offending connection"] = (
+                malformed_for_sure <= handler.count <= at_registry + at_node - answered[0]
+            )
             checks["no task leaked"] = tasks_after == tasks_before
             checks["memory did not grow with claimed lengths"] = rss_after - rss_before < 64 * 1024
             checks["registry still has every node"] = sorted(registry.nodes) == known

@@ -28,7 +28,9 @@ def test_fuzz_tool_finds_the_registry_and_node_intact(wire: str) -> None:
     record = json.loads(done.stdout.strip().splitlines()[-1])
     assert record["wire"] == wire
     assert record["frames"] == 3000
-    assert record["closing_log_lines"] == 3000
+    # One line per connection at most; random bytes that happen to form an
+    # acceptable request or packet are answered or routed instead.
+    assert 0.99 * 3000 <= record["closing_log_lines"] <= 3000
     assert record["tasks_after"] == record["tasks_before"]
     assert all(record["checks"].values()), record["checks"]
     assert record["verdict"].startswith("CORRECT")
