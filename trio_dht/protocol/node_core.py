@@ -32,8 +32,6 @@ from trio_dht.protocol.events import (
     Dial,
     Log,
     Opened,
-    Probe,
-    ProbeResult,
     Received,
     Say,
     Send,
@@ -153,8 +151,6 @@ class NodeCore:
             self._origination_done(event)
         elif isinstance(event, ProgressDue):
             self._progress_due()
-        elif isinstance(event, ProbeResult):
-            self._registry_probed(event)
         elif isinstance(event, Tick):
             pass
 
@@ -262,29 +258,8 @@ class NodeCore:
             self.phase = NodePhase.GONE
             self._emit(Refused("the registry closed the connection before answering"))
             return
-        if self.model is RegistryModel.UNKNOWN and not self._control_on_session:
-            # It answered the registration and closed before any control:
-            # perhaps a registry that dials every message in and closes what
-            # it accepted. Whether it still accepts connections tells.
-            self._emit(Probe(conn, self.registry_host, self.registry_port))
-            return
         self.phase = NodePhase.GONE
         self._emit(Stop("The registry closed the connection; leaving."))
-
-    def _registry_probed(self, event: ProbeResult) -> None:
-        if self.phase is NodePhase.GONE:
-            return
-        if not event.reachable:
-            self.phase = NodePhase.GONE
-            self._emit(Stop("The registry closed the connection; leaving."))
-            return
-        self.model = RegistryModel.PER_MESSAGE
-        self._emit(
-            Say(
-                "The registry closed the connection after answering the registration but "
-                "accepts connections: sending it each message on a fresh connection."
-            )
-        )
 
     # --- overlay ------------------------------------------------------------
 

@@ -28,8 +28,6 @@ from trio_dht.protocol.events import (
     Dial,
     Log,
     Opened,
-    Probe,
-    ProbeResult,
     Received,
     Say,
     Send,
@@ -50,7 +48,7 @@ from trio_dht.protocol.node_events import (
 from trio_dht.protocol.registry_admission import plain_host
 from trio_dht.services.config import NodeConfig
 from trio_dht.services.connection import Connection
-from trio_dht.services.dialling import Dialler, exchange, probe
+from trio_dht.services.dialling import Dialler, exchange
 from trio_dht.services.node_data import DataPlane, Peer, reason
 from trio_dht.services.node_incoming import IncomingLink
 from trio_dht.services.node_tasks import NodeTasks
@@ -365,9 +363,6 @@ class MessagingNode:
                 self.observer.say(action.reason)
                 self._registered.set()
                 self._scope.cancel()
-            elif isinstance(action, Probe):
-                if nursery is not None:
-                    nursery.start_soon(self._probe_registry, action)
             elif isinstance(action, Say):
                 self.observer.say(action.text)
             elif isinstance(action, Log):
@@ -387,10 +382,6 @@ class MessagingNode:
             self._rng = random.Random(f"{self.config.seed}:{action.node_id}")
         self.observer.say(f"Registered as node {action.node_id} at {self.address}: {action.info}")
         self._registered.set()
-
-    async def _probe_registry(self, action: Probe) -> None:
-        reachable, why = await probe(action.host, action.port, self.config.probe_timeout)
-        self._feed(ProbeResult(action.conn, reachable, why))
 
     async def _dial_for_reply(self, host: str, port: int, frame: bytes) -> None:
         """A message whose answer comes back on the connection it went on."""
