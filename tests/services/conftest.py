@@ -181,7 +181,9 @@ class FakeClient:
             self.listener = (await trio.open_tcp_listeners(0, host=self.host))[0]
         return int(self.listener.socket.getsockname()[1])
 
-    async def register(self, host: str | None = None, port: int | None = None) -> RegistrationStatus:
+    async def register(
+        self, host: str | None = None, port: int | None = None
+    ) -> RegistrationStatus:
         if port is None:
             port = await self.listening_port()
         await self.send(Registration(self.host if host is None else host, port))
@@ -219,8 +221,7 @@ def registry_state(registry: Registry) -> tuple[object, ...]:
     """Everything a refused request must leave as it was."""
     return (
         tuple(
-            (i, r.host, r.port, id(r.session), r.state)
-            for i, r in sorted(registry.nodes.items())
+            (i, r.host, r.port, id(r.session), r.state) for i, r in sorted(registry.nodes.items())
         ),
         tuple(registry.core.admission.ids.ids()),
         registry.overlay_nr,

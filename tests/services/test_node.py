@@ -281,9 +281,7 @@ async def test_progress_reports_follow_the_counters(
         async with node_in_overlay(fake_server, wait_until) as (node, conn, _peers):
             await conn.send(ProgressRequest(10))
             sender = await connect(node.port)
-            await sender.send_raw(
-                b"".join(CS455.encode(Data(ME, 99, p)) for p in (5, -9, 1 << 30))
-            )
+            await sender.send_raw(b"".join(CS455.encode(Data(ME, 99, p)) for p in (5, -9, 1 << 30)))
             report = await conn.receive_type(ProgressReport)
             while report.received < 3:
                 report = await conn.receive_type(ProgressReport)

@@ -76,6 +76,7 @@ async def test_stalled_peer_bounds_memory_and_resumes_without_loss() -> None:
 
             config = NodeConfig(writer_capacity=CAPACITY)
             node = await nursery.start(MessagingNode(HOST, reg_port, dialect, config=config).run)
+
             async def tell(message: object) -> None:
                 # Control dialled in from the registry's host, with nothing
                 # said on the registration connection: the node takes this

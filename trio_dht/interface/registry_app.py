@@ -9,8 +9,6 @@ totals were correct; stdin is not read.
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import logging
 import math
 import random
@@ -35,9 +33,14 @@ from trio_dht.interface.console import (
 from trio_dht.interface.figure_options import console_path, run_figure_lines
 from trio_dht.interface.live import LiveDisplay, TrafficView
 from trio_dht.interface.options import default_nr
-from trio_dht.interface.render import node_list_table, routing_tables_table, run_details
+from trio_dht.interface.render import (
+    error_json,
+    node_list_table,
+    plain_text,
+    routing_tables_table,
+    run_details,
+)
 from trio_dht.interface.screen import (
-    PIPE_WIDTH,
     ConsoleObserver,
     Screen,
     make_console,
@@ -174,7 +177,7 @@ class RegistryApp:
             if self.display.drew_final_table and screen.same_terminal:
                 items = items[1:]  # the live view left the table on screen
             if self.output is not None:
-                self._write_output(_plain(result_block(result, "table")))
+                self._write_output(plain_text(result_block(result, "table")))
                 items = items[-1:]
             for item in items:
                 screen.result(item)
@@ -204,7 +207,7 @@ class RegistryApp:
                 document(self.results, self.summary_format, getattr(self.args, "seed", None))
             )
         elif self.summary_format == "json" and self.failure is not None:
-            self._emit(_error_json(self.failure))
+            self._emit(error_json(self.failure))
 
     def fail(self, message: str, status: int) -> None:
         """An error that ends the program."""
@@ -390,16 +393,3 @@ class RegistryApp:
 
     async def _help(self, word: str, rest: list[str]) -> None:
         self.screen.result(help_text(self.commands))
-
-
-def _plain(items: list[RenderableType]) -> str:
-    """Renderables as plain text (for --output in table format)."""
-    console = Console(width=PIPE_WIDTH, no_color=True, file=io.StringIO())
-    for item in items:
-        console.print(item, soft_wrap=isinstance(item, str))
-    text: str = console.file.getvalue()  # type: ignore[attr-defined]
-    return text
-
-
-def _error_json(message: str) -> str:
-    return json.dumps({"correct": False, "verdict": message, "error": message, "runs": []}) + "\n"

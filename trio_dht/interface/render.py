@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterable
 
 from rich import box
+from rich.console import Console, RenderableType
 from rich.table import Table
 
+from trio_dht.interface.screen import PIPE_WIDTH
 from trio_dht.services.node import MessagingNode
 from trio_dht.services.registry import NodeRecord
 from trio_dht.services.report import RunResult
@@ -123,3 +127,17 @@ def node_counters_table(node: MessagingNode) -> Table:
     peers = ", ".join(f"{p.node_id} ({p.host}:{p.port})" for p in node.peers) or "none yet"
     table.caption = f"routing table: {peers}"
     return table
+
+
+def plain_text(items: list[RenderableType]) -> str:
+    """Renderables as plain text (for --output in table format)."""
+    console = Console(width=PIPE_WIDTH, no_color=True, file=io.StringIO())
+    for item in items:
+        console.print(item, soft_wrap=isinstance(item, str))
+    text: str = console.file.getvalue()  # type: ignore[attr-defined]
+    return text
+
+
+def error_json(message: str) -> str:
+    """The JSON document of a program that ended without a result."""
+    return json.dumps({"correct": False, "verdict": message, "error": message, "runs": []}) + "\n"
