@@ -134,7 +134,7 @@ class DataPlane:
         # destination id -> index into self.peers (NO_ROUTE when unknown)
         self.hop: list[int] = [NO_ROUTE] * ID_SPACE
         self.others: list[int] = []
-        self._loop_needle = b""
+        self._check_loops = False
 
     @property
     def ready(self) -> bool:
@@ -172,7 +172,8 @@ class DataPlane:
         relay = self.dialect.relay
         hop = self.hop
         me = self.me
-        needle = self._loop_needle
+        check_loops = self._check_loops
+        trace_has = self.dialect.trace_has
         outs: list[list[bytes]] = [[] for _ in self.peers]
         others: list[bytes] = []
         received = relayed = stray = looped = 0
@@ -191,7 +192,7 @@ class DataPlane:
             if via < 0:
                 stray += 1
                 continue
-            if needle and needle in body and self._visited(body):
+            if check_loops and trace_has(body, me):
                 looped += 1
                 continue
             outs[via].append(relay(body, me))
@@ -202,16 +203,6 @@ class DataPlane:
         c.relayed += relayed
         c.dropped += looped
         return (outs if relayed else None), others, stray
-
-    def _visited(self, body: bytes) -> bool:
-        """Whether this node's id is in the packet's trace (a loop; the spec
-        says no node sees a packet twice). Only called when the id's bytes
-        occur somewhere in the body, so the full decode is rare."""
-        try:
-            message = self.dialect.decode(body)
-        except ValueError:
-            return False
-        return self.me in getattr(message, "trace", ())
 
     async def flush(self, outs: list[list[bytes]]) -> None:
         """Queue each non-empty batch on its peer's writer, awaiting only when

@@ -48,12 +48,13 @@ class IncomingLink:
         self.generation: int | None = None
 
     async def __call__(self, bodies: list[bytes]) -> None:
-        # It speaks: never the one to make room, never reaped as idle.
+        # It speaks: never the one to make room, never reaped as idle (so
+        # nothing per batch after the first: this is the data path).
         slot = self.slot
-        slot.progress()
         if not slot.member:
             slot.member = True
             slot.idle_timeout = math.inf
+            slot.progress()
         data = self.data
         data_head = data.dialect.data_head
         if data.ready and self.generation != data.generation:

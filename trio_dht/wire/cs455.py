@@ -157,6 +157,17 @@ class Cs455Dialect(Dialect):
             return None
         return destination, payload
 
+    def trace_has(self, body: bytes, node_id: int) -> bool:
+        # The trace is the 4-byte ids after the 17-byte header: search only
+        # there, at id boundaries. No parse at all.
+        needle = self._INT.pack(node_id)
+        at = body.find(needle, 17)
+        while at >= 0:
+            if (at - 17) & 3 == 0:
+                return True
+            at = body.find(needle, at + 1)
+        return False
+
     def relay(self, body: bytes, relay_id: int) -> bytes:
         # data_head accepted body, so its length already says the trace
         # count: the new count is (n - 17) // 4 + 1 == (n - 13) >> 2.

@@ -154,6 +154,13 @@ class Dialect(ABC):
         else None (the caller then uses ``decode`` for the general path,
         which raises RemoteWireError on malformed bodies)."""
 
+    def trace_has(self, body: bytes, node_id: int) -> bool:
+        """Whether ``node_id`` is in the trace of ``body`` (a data frame that
+        ``data_head`` accepted): a packet that already passed this node.
+        Dialects override this with a search that rarely parses."""
+        trace: tuple[int, ...] = getattr(self.decode(body), "trace", ())
+        return node_id in trace
+
     @abstractmethod
     def relay(self, body: bytes, relay_id: int) -> bytes:
         """The whole frame to forward: ``body`` (a data frame that

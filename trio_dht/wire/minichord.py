@@ -261,6 +261,23 @@ class MinichordDialect(Dialect):
         data = proto.nodeData
         return data.Destination, data.Payload
 
+    def trace_has(self, body: bytes, node_id: int) -> bool:
+        # The id's four little-endian bytes must occur somewhere; only then
+        # look at the trace, in the parse data_head just made (cached).
+        try:
+            needle = node_id.to_bytes(4, "little", signed=True)
+        except OverflowError:
+            return False
+        if needle not in body:
+            return False
+        proto = self._last_proto if body is self._last_body else None
+        if proto is None:
+            try:
+                proto = parse(body)
+            except RemoteWireError:
+                return False
+        return node_id in proto.nodeData.Trace
+
     def relay(self, body: bytes, relay_id: int) -> bytes:
         if body is self._last_body and self._last_proto is not None:
             proto = self._last_proto
