@@ -308,3 +308,25 @@ def test_at_the_total_cap_the_oldest_stranger_makes_room() -> None:
     busy = [a for a in d.sent(RegistrationStatus) if a.conn == flood[0]]
     assert busy and "registry busy: 4 connections pending" in busy[0].message.info
     assert d.core.admission.pending == 4
+
+
+def test_a_node_that_leaves_mid_run_is_said_to_have_left() -> None:
+    d = Driver(registry_core(stall_timeout=1))
+    conns = d.overlay(3)
+    a, b, c = sorted(conns)
+    d.core.start(10)
+    d.feed(Received(conns[c], Deregistration("127.0.0.1", 5002, c)))
+    for node_id in (a, b):
+        d.feed(Received(conns[node_id], TaskFinished("127.0.0.1", 0, node_id)))
+        d.progress(conns[node_id], node_id, 10, 10)
+    d.tick(1.5)  # the stall: every node left is answering, one is gone
+    assert d.sent(TrafficSummaryRequest)
+    for node_id in (a, b):
+        d.feed(Received(conns[node_id], TrafficSummary(node_id, 10, 0, 0, 10, 0)))
+    d.tick(0)
+    result = last(d.actions, RunEnded).result
+    assert result.left == (c,) and result.gone == (c,)
+    assert f"node {c} left during the run" in result.verdict()
+    assert "vanished" not in result.verdict()
+    # After the run, with the overlay gone, nobody is shown as set up.
+    assert all(m.phase is MemberPhase.REGISTERED for m in d.core.members.values())

@@ -245,7 +245,7 @@ class RegistryCore:
         else:
             self._emit(Say(f"Node {member.node_id} at {member.address} {why}: removed ({remain})."))
         if self.run is not None and member.node_id in self.run.node_ids:
-            self.run.on_gone(member)
+            self.run.on_gone(member, left=why == "left")
         self._overlay_changed(f"node {member.node_id} {'left' if why == 'left' else 'was lost'}")
 
     def _remove(self, member: Member, why: str) -> None:
@@ -260,6 +260,8 @@ class RegistryCore:
         self.tables = {}
         self.ready = False
         if self.run is None:
+            for member in self.members.values():
+                member.phase = MemberPhase.REGISTERED  # no overlay any more
             self._emit(Say(f"The overlay changed ({why}): run setup-overlay again."))
 
     # --- setup ---------------------------------------------------------------------
@@ -380,7 +382,8 @@ class RegistryCore:
         self.run = None
         correct = run.result.correct
         for member in self.members.values():
-            member.phase = MemberPhase.IDLE if correct else MemberPhase.REGISTERED
+            set_up = correct and self.overlay_nr is not None
+            member.phase = MemberPhase.IDLE if set_up else MemberPhase.REGISTERED
         if not correct and self.overlay_nr is not None:
             self.needs_setup = True
             self.ready = False

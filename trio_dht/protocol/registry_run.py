@@ -71,6 +71,9 @@ class Run:
     finished: set[int] = attrs.field(factory=set)
     gone: dict[int, Member] = attrs.field(factory=dict)
     problems: list[str] = attrs.field(factory=list)
+    # Of ``gone``, the nodes that deregistered (Ctrl-C at a node) rather
+    # than vanished.
+    left: set[int] = attrs.field(factory=set)
     last_change: float = 0.0
     last_finished: float | None = None
     asked_at: float = 0.0
@@ -130,8 +133,10 @@ class Run:
         member.summary = summary
         self.last_change = now
 
-    def on_gone(self, member: Member) -> None:
+    def on_gone(self, member: Member, *, left: bool = False) -> None:
         self.gone[member.node_id] = member
+        if left:
+            self.left.add(member.node_id)
         self.finished.discard(member.node_id)
 
     def _problem(self, text: str) -> None:
@@ -268,6 +273,7 @@ class Run:
             elapsed=now - self.started,
             quiescence=self.quiescence or "aborted",
             gone=tuple(sorted(self.gone)),
+            left=tuple(sorted(self.left)),
             sending_elapsed=(
                 None if self.last_finished is None else self.last_finished - self.started
             ),

@@ -47,6 +47,9 @@ class RunResult:
     # (progress stopped short of the total) or "grace period" (classic peers).
     quiescence: str
     gone: tuple[int, ...] = ()
+    # Of ``gone``: those that deregistered during the run (they left, said
+    # so, and their rows are their last progress like the vanished ones).
+    left: tuple[int, ...] = ()
     # Seconds from start to the last task-finished report of a live node:
     # how long the nodes spent originating (None if none finished).
     sending_elapsed: float | None = None
@@ -111,15 +114,16 @@ class RunResult:
             return []
         lines: list[str] = []
         for row in self.nodes:
+            went = "left (deregistered)" if row.node_id in self.left else "vanished"
             if row.source == "last-progress":
                 lines.append(
-                    f"Node {row.node_id} vanished during the run; its row shows its last "
+                    f"Node {row.node_id} {went} during the run; its row shows its last "
                     f"progress report (sent {row.sent}, received {row.received}, relayed "
                     f"{row.relayed}), so its true sent count is at least {row.sent}."
                 )
             elif row.source == "none":
                 lines.append(
-                    f"Node {row.node_id} vanished during the run before reporting any counters; "
+                    f"Node {row.node_id} {went} during the run before reporting any counters; "
                     "its row is zeros."
                 )
         lines.append(
@@ -165,7 +169,11 @@ class RunResult:
         if self.dropped:
             problems.append(f"{self.dropped} dropped by nodes whose next hop was gone")
         if self.gone:
-            problems.append(f"{nodes_named(self.gone)} vanished during the run")
+            vanished = [g for g in self.gone if g not in self.left]
+            if vanished:
+                problems.append(f"{nodes_named(vanished)} vanished during the run")
+            if self.left:
+                problems.append(f"{nodes_named(self.left)} left during the run")
         if self.unresponsive:
             problems.append(f"{nodes_named(self.unresponsive)} stopped answering")
         if self.no_summary:
