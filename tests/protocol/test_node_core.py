@@ -198,3 +198,13 @@ def test_the_registration_connection_closing_stops_a_persistent_node() -> None:
     d.set_up(GOOD)
     out = d.feed(Closed(REG_CONN))
     assert any(type(a).__name__ == "Stop" for a in out)
+
+
+def test_a_manifest_of_this_node_alone_is_refused() -> None:
+    # Found by hypothesis: an empty manifest made a one-node overlay, and a
+    # task then had no sink to draw from.
+    d = NodeDriver().registered(10)
+    out = d.from_registry(NodeManifest((), ()))
+    assert not any(isinstance(a, InstallOverlay) for a in out)
+    assert d.statuses()[-1].status == -1
+    assert d.core.phase is NodePhase.REGISTERED

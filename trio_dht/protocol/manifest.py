@@ -47,6 +47,8 @@ def check_manifest(me: int, manifest: NodeManifest) -> Overlay:
         # (captured from a real peer): the node knows its id, so add it.
         ids.append(me)
     ids.sort()
+    if len(ids) < 2:
+        raise ManifestRefused("an overlay of this node alone: there is nobody to send to")
     entries: list[PeerEntry] = []
     seen: set[int] = set()
     for entry in manifest.entries:
@@ -62,7 +64,7 @@ def check_manifest(me: int, manifest: NodeManifest) -> Overlay:
             continue
         seen.add(entry.node_id)
         entries.append(entry)
-    if len(ids) > 1 and not entries:
+    if not entries:
         raise ManifestRefused("no routing-table entries for an overlay of several nodes")
     try:
         hops = next_hop_map(me, [e.node_id for e in entries], ids)

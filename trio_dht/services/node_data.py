@@ -232,6 +232,8 @@ class DataPlane:
         hop = self.hop
         others = self.others
         counters = self.counters
+        if not others:
+            return  # no overlay (the core refuses one of this node alone)
         done = 0
         while done < packets:
             count = min(ORIGINATE_BATCH, packets - done)
