@@ -49,7 +49,7 @@ from trio_dht.services.dialling import Dialler, probe
 from trio_dht.services.observer import Observer
 from trio_dht.transport import ByteBudget, ConnectionSlots, Slot, limits_from_rlimit
 from trio_dht.wire import Dialect, WireError
-from trio_dht.wire.messages import Message
+from trio_dht.wire.messages import Deregistration, Message, Registration, TaskFinished
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ TICK = 0.05
 EVICT_AFTER = 1.0
 
 NodeRecord = Member
+# Messages whose bytes tell the peer's address form (answered in that form).
+SHOWS_FORM = (Registration, Deregistration, TaskFinished)
 
 __all__ = ["CommandError", "NodeRecord", "Registry", "RegistryConfig", "Run"]
 
@@ -221,7 +223,7 @@ class Registry:
         self._conns[conn] = io
         self._feed(Opened(conn, ConnRole.ACCEPTED, host))
         decode = self.dialect.decode
-        detect = getattr(self.dialect, "detect_variant", None)
+        detect = self.dialect.detect_variant
 
         async def on_bodies(bodies: list[bytes]) -> None:
             for body in bodies:
@@ -230,7 +232,7 @@ class Registry:
                 except WireError as exc:
                     io.close(f"malformed input: {exc}")
                     return
-                variant = detect(body) if detect is not None and _shows_form(message) else None
+                variant = detect(body) if isinstance(message, SHOWS_FORM) else None
                 self._feed(Received(conn, message, variant))
                 if io.closing:
                     return
@@ -286,7 +288,7 @@ class Registry:
 
     def _encode(self, message: Message, variant: str | None) -> bytes | None:
         dialect = self.dialect
-        if variant is not None and hasattr(dialect, "with_variant"):
+        if variant is not None:
             dialect = dialect.with_variant(variant)
         try:
             return dialect.encode(message)
@@ -306,10 +308,3 @@ class Registry:
         if run is not None:
             run.result = result
             run.done.set()
-
-
-def _shows_form(message: Message) -> bool:
-    """Messages whose bytes tell the peer's address form."""
-    from trio_dht.wire.messages import Deregistration, Registration, TaskFinished
-
-    return isinstance(message, (Registration, Deregistration, TaskFinished))
