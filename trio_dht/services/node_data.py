@@ -165,41 +165,14 @@ class DataPlane:
         per-peer batches to flush (None if nothing to forward), the bodies
         that are not data, and how many data frames had no route here.
         Synchronous on purpose: no checkpoint per packet."""
-        data_head = self.dialect.data_head
-        relay = self.dialect.relay
-        hop = self.hop
-        me = self.me
-        check_loops = self._check_loops
-        trace_has = self.dialect.trace_has
         outs: list[list[bytes]] = [[] for _ in self.peers]
-        others: list[bytes] = []
-        received = relayed = stray = looped = 0
-        sum_received = 0
-        for body in bodies:
-            head = data_head(body)
-            if head is None:
-                others.append(body)
-                continue
-            destination, payload = head
-            if destination == me:
-                received += 1
-                sum_received += payload
-                continue
-            via = hop[destination] if 0 <= destination < ID_SPACE else NO_ROUTE
-            if via < 0:
-                stray += 1
-                continue
-            if check_loops and trace_has(body, me):
-                looped += 1
-                continue
-            outs[via].append(relay(body, me))
-            relayed += 1
+        tally = self.dialect.route_batch(bodies, self.me, self.hop, outs, self._check_loops)
         c = self.counters
-        c.received += received
-        c.sum_received += sum_received
-        c.relayed += relayed
-        c.dropped += looped
-        return (outs if relayed else None), others, stray
+        c.received += tally.received
+        c.sum_received += tally.sum_received
+        c.relayed += tally.relayed
+        c.dropped += tally.looped
+        return (outs if tally.relayed else None), tally.others, tally.stray
 
     async def flush(self, outs: list[list[bytes]]) -> None:
         """Queue each non-empty batch on its peer's writer, awaiting only when

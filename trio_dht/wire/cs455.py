@@ -21,7 +21,7 @@ from typing import ClassVar
 from trio_dht.wire.cs455_layouts import DECODERS, ENCODERS, TYPE_NUMBERS, TYPES
 from trio_dht.wire.cs455_primitives import INT, MAX_BYTE_COUNT, Reader, Writer
 from trio_dht.wire.cs455_variants import VARIANTS, Decoded, Variant, decode_manifest
-from trio_dht.wire.dialect import CANONICAL, Dialect
+from trio_dht.wire.dialect import CANONICAL, Dialect, RouteTally
 from trio_dht.wire.errors import LocalWireError, RemoteWireError
 from trio_dht.wire.framing import FrameLimits
 from trio_dht.wire.messages import Message
@@ -182,3 +182,47 @@ class Cs455Dialect(Dialect):
             raise LocalWireError(
                 f"relay id {relay_id} does not fit a signed 32-bit integer"
             ) from None
+
+    def route_batch(
+        self,
+        bodies: list[bytes],
+        me: int,
+        hop: list[int],
+        outs: list[list[bytes]],
+        check_loops: bool,
+    ) -> RouteTally:
+        # The base loop with data_head, trace_has and relay written inline:
+        # three Python calls less per packet, about a fifth of a relay's CPU.
+        # Keep it equivalent to those three methods (tests compare them).
+        head = self._HEAD.unpack_from
+        relay_head = self._RELAY_HEAD.pack
+        try:
+            me_bytes = self._INT.pack(me)
+        except struct.error:
+            raise LocalWireError(f"relay id {me} does not fit a signed 32-bit integer") from None
+        routes = len(hop)
+        others: list[bytes] = []
+        received = relayed = stray = looped = sum_received = 0
+        for body in bodies:
+            n = len(body)
+            if n < 17 or body[0] != DATA_TYPE:
+                others.append(body)
+                continue
+            destination, payload, count = head(body)
+            if n != 17 + 4 * count:
+                others.append(body)
+                continue
+            if destination == me:
+                received += 1
+                sum_received += payload
+                continue
+            via = hop[destination] if 0 <= destination < routes else -1
+            if via < 0:
+                stray += 1
+                continue
+            if check_loops and body.find(me_bytes, 17) >= 0 and self.trace_has(body, me):
+                looped += 1
+                continue
+            outs[via].append(relay_head(n + 4, body[:13], (n - 13) >> 2) + body[17:] + me_bytes)
+            relayed += 1
+        return RouteTally(received, sum_received, relayed, stray, looped, others)

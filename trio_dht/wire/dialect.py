@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import struct
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from trio_dht.wire.framing import FrameLimits, LengthPrefixFramer
 from trio_dht.wire.messages import (
@@ -166,3 +166,58 @@ class Dialect(ABC):
         """The whole frame to forward: ``body`` (a data frame that
         ``data_head`` accepted) with ``relay_id`` appended to its trace.
         Raises LocalWireError when ``relay_id`` does not fit."""
+
+    def route_batch(
+        self,
+        bodies: list[bytes],
+        me: int,
+        hop: list[int],
+        outs: list[list[bytes]],
+        check_loops: bool,
+    ) -> RouteTally:
+        """Route every data frame of ``bodies`` for node ``me``: a packet for
+        ``me`` is counted as received, any other is relayed (``relay``) onto
+        ``outs[hop[destination]]``, unless ``hop`` has no route for it
+        (negative: counted as stray) or, with ``check_loops``, its trace
+        already holds ``me`` (counted as looped). Bodies that are not data
+        frames are returned in the tally's ``others``, in order.
+
+        One call per batch. This default is written in terms of the
+        per-packet methods; a dialect may fuse them (cs455 does) since the
+        loop runs for every packet a node sees."""
+        data_head = self.data_head
+        relay = self.relay
+        trace_has = self.trace_has
+        others: list[bytes] = []
+        received = relayed = stray = looped = sum_received = 0
+        for body in bodies:
+            head = data_head(body)
+            if head is None:
+                others.append(body)
+                continue
+            destination, payload = head
+            if destination == me:
+                received += 1
+                sum_received += payload
+                continue
+            via = hop[destination] if 0 <= destination < len(hop) else -1
+            if via < 0:
+                stray += 1
+                continue
+            if check_loops and trace_has(body, me):
+                looped += 1
+                continue
+            outs[via].append(relay(body, me))
+            relayed += 1
+        return RouteTally(received, sum_received, relayed, stray, looped, others)
+
+
+class RouteTally(NamedTuple):
+    """What ``Dialect.route_batch`` did with one batch."""
+
+    received: int
+    sum_received: int
+    relayed: int
+    stray: int
+    looped: int
+    others: list[bytes]
