@@ -51,3 +51,23 @@ def test_route_batch_equals_the_per_packet_methods(wire: str, check_loops: bool)
         # The batch really exercised every branch.
         assert got.received and got.relayed and got.stray and got.others
         assert bool(got.looped) == check_loops
+
+
+@pytest.mark.parametrize("wire", ["cs455", "minichord"])
+def test_originate_batch_equals_encode_data(wire: str) -> None:
+    dialect = get_dialect(wire)
+    rng = random.Random(3)
+    hop = [-1] * 128
+    others = [i for i in IDS if i != ME]
+    for destination in others:
+        hop[destination] = rng.randrange(3)
+    destinations = rng.choices(others, k=300)
+    payloads = tuple(rng.randint(-(2**31), 2**31 - 1) for _ in destinations)
+    fused: list[list[bytes]] = [[], [], []]
+    dialect.originate_batch(destinations, payloads, ME, hop, fused)
+    generic: list[list[bytes]] = [[], [], []]
+    Dialect.originate_batch(dialect, destinations, payloads, ME, hop, generic)
+    assert fused == generic
+    assert sum(map(len, fused)) == 300
+    (first,) = dialect.framer().feed(fused[hop[destinations[0]]][0])
+    assert dialect.decode(first) == Data(destinations[0], ME, payloads[0], ())

@@ -198,7 +198,7 @@ class DataPlane:
         """Originate ``packets`` packets to sinks uniform over the other nodes,
         with payloads uniform over all signed 32-bit integers."""
         me = self.me
-        encode_data = self.dialect.encode_data
+        originate_batch = self.dialect.originate_batch
         hop = self.hop
         others = self.others
         counters = self.counters
@@ -212,8 +212,7 @@ class DataPlane:
             # random bytes each read as signed big-endian ints.
             destinations = rng.choices(others, k=count)
             payloads = struct.unpack(f">{count}i", rng.randbytes(4 * count))
-            for destination, payload in zip(destinations, payloads, strict=True):
-                outs[hop[destination]].append(encode_data(destination, me, payload))
+            originate_batch(destinations, payloads, me, hop, outs)
             counters.sent += count
             counters.sum_sent += sum(payloads)
             done += count

@@ -226,3 +226,22 @@ class Cs455Dialect(Dialect):
             outs[via].append(relay_head(n + 4, body[:13], (n - 13) >> 2) + body[17:] + me_bytes)
             relayed += 1
         return RouteTally(received, sum_received, relayed, stray, looped, others)
+
+    def originate_batch(
+        self,
+        destinations: list[int],
+        payloads: tuple[int, ...],
+        me: int,
+        hop: list[int],
+        outs: list[list[bytes]],
+    ) -> None:
+        # encode_data inline: one Python call less per originated packet.
+        fresh = self._FRESH.pack
+        try:
+            for destination, payload in zip(destinations, payloads, strict=True):
+                outs[hop[destination]].append(fresh(17, DATA_TYPE, destination, me, payload, 0))
+        except struct.error:
+            raise LocalWireError(
+                f"data packets from {me} to {destinations} have a value outside "
+                "the signed 32-bit range"
+            ) from None

@@ -211,6 +211,21 @@ class Dialect(ABC):
             relayed += 1
         return RouteTally(received, sum_received, relayed, stray, looped, others)
 
+    def originate_batch(
+        self,
+        destinations: list[int],
+        payloads: tuple[int, ...],
+        me: int,
+        hop: list[int],
+        outs: list[list[bytes]],
+    ) -> None:
+        """Encode a fresh packet from ``me`` per (destination, payload) pair
+        onto ``outs[hop[destination]]`` (every destination must have a
+        route). One call per burst; cs455 writes encode_data inline."""
+        encode_data = self.encode_data
+        for destination, payload in zip(destinations, payloads, strict=True):
+            outs[hop[destination]].append(encode_data(destination, me, payload))
+
 
 class RouteTally(NamedTuple):
     """What ``Dialect.route_batch`` did with one batch."""
