@@ -48,7 +48,7 @@ class NodeChecker:
         self.copies: list[Copy] = []
         self.by_id: dict[int, Copy] = {}
         self.frames: list[Recorded] = []
-        self.command: list[str] = []
+        self.registry_port = 0
 
     async def run(self) -> Report:
         started = trio.current_time()
@@ -57,9 +57,8 @@ class NodeChecker:
             self.h = h = Harness(self.dialect, cfg.host, nursery, cfg.per_message)
             self.links = Links(self.dialect, cfg.host, nursery, h.poke, self._on_data,
                                cfg.per_message)  # fmt: skip
-            port = await nursery.start(h.serve_registry)
+            self.registry_port = await nursery.start(h.serve_registry)
             self._place_copies()
-            self.command = fill(cfg.command, {"host": cfg.host, "port": str(port)})
             try:
                 await self._steps()
             finally:
@@ -97,6 +96,13 @@ class NodeChecker:
             self.h.by_id[me] = index
         if cfg.count == 1:
             self.h.only_copy = 1
+
+    def command(self, copy: Copy) -> list[str]:
+        """The command line of ``copy``: {host} {port} of the registry, and
+        {copy}, its number (1..count), for commands that differ per copy."""
+        values = {"host": self.config.host, "port": str(self.registry_port),
+                  "copy": str(copy.index)}  # fmt: skip
+        return fill(self.config.command, values)
 
     @property
     def active(self) -> list[Copy]:

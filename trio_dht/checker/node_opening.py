@@ -26,7 +26,7 @@ async def start(k: NodeChecker, copy: Copy, name: str) -> None:
     h = k.h
     h.claiming = copy.index
     try:
-        copy.child = Child(name, k.command, h.poke)
+        copy.child = Child(name, k.command(copy), h.poke)
         if not await copy.child.start(h.nursery):
             raise Stop(copy.child.start_error or "could not start")
         copy.pid = copy.child.pid

@@ -33,11 +33,16 @@ on what one copy sends another. Then: registration, setup, packets handed to
 the copies while they run a task of --packets packets together, the summary,
 a second run of --second-packets, a setup with an unreachable entry, leaving
 (it types --exit-command at each copy's stdin), and robustness frames at a
-fresh process of copy 1.
+fresh process of copy 1. Every step is bounded (--timeout): a copy that
+hangs fails its case and drops out while the others go on, and every copy's
+process group is ended at the end.
 
 --count: 3 by default, the fewest for a route from one copy through a second
 to a third; 1 checks a single node among the checker's nine. With 10 or more
 copies the overlay grows to count + 1 nodes (one stays the checker's).
+
+{copy} in COMMAND becomes each copy's number (1, 2, ...), for separate log
+files or settings per copy.
 
 The table has one row per case with the worst result any copy got, and its
 detail names the copies that got it ("copy 2 (id 45, pid 1234): ..."); every
@@ -96,7 +101,8 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                         "send each control message and packet on a fresh connection")  # fmt: skip
     add_output_arguments(parser)
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
-                        help="how to start the node; {host} and {port} are filled in")  # fmt: skip
+                        help="how to start the node; {host} and {port} are filled in, "
+                        "{copy} with the copy's number (1..count)")  # fmt: skip
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
