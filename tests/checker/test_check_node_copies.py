@@ -103,7 +103,9 @@ async def test_a_copy_that_never_registers_fails_alone_and_is_ended() -> None:
     for row in report.cases:
         for own in row.copies:
             if own.copy == silent.label:
-                assert own.grade is Grade.FAIL  # registration failed or not reached
+                # Registration failed, the rest not reached (non-strict where the case is).
+                assert own.grade in (Grade.FAIL, Grade.NON_STRICT)
+                assert own.number == "1.1" or own.detail.startswith("not reached")
             else:
                 assert own.grade in (Grade.PASS, Grade.INFORMATIONAL), own.to_json()
     assert all(not alive(c.pid) for c in checker.copies if c.pid is not None)
@@ -112,7 +114,7 @@ async def test_a_copy_that_never_registers_fails_alone_and_is_ended() -> None:
 @pytest.mark.parametrize(
     ("options", "says"),
     [(["--count", "0"], "--count must be between 1 and 126"),
-     (["--count", "127", "--wire", "minichord"], "--count must be between 1 and 127"),
+     (["--count", "128", "--wire", "minichord"], "--count must be between 1 and 127"),
      (["--count", "2", "--per-message"], "--per-message works with --count 1 only")],
 )  # fmt: skip
 def test_count_usage_errors(options: list[str], says: str) -> None:
