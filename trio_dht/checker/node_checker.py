@@ -168,6 +168,9 @@ class NodeChecker:
             if target.active:
                 self._queue(target, Injected(packet, source.me), frame)
             return
+        if packet.destination not in self.tables:
+            return  # no node has that id (case 8.3): the checker's node drops it
+        # Each hop gets strictly closer to the destination: this ends.
         at, trace = entry, packet.trace
         while at != packet.destination:
             trace = (*trace, at)
