@@ -12,6 +12,7 @@ so the checker must fail exactly the case meant for that rule:
 - early_summary: sends a summary unasked right after it finished (and later
   answers the request as it should)
 - no_wait_dereg: closes its registry connection right after deregistering
+- mute: registers, then ignores the registry (a node that hangs)
 
 ``--copy {copy} --flaw-copy N`` gives the flaw to copy N only (``check node
 --count K`` fills in each copy's number), so one broken copy runs among good ones.
@@ -44,7 +45,7 @@ from trio_dht.wire.messages import (
 )
 
 FLAWS = ("none", "overshoot", "wrong_entry", "trace_self_origin", "trace_source_relay",
-         "late_reset", "early_summary", "no_wait_dereg")  # fmt: skip
+         "late_reset", "early_summary", "no_wait_dereg", "mute")  # fmt: skip
 
 
 class Node:
@@ -136,6 +137,8 @@ class Node:
         async for message in self.frames(self.registry):
             if isinstance(message, RegistrationStatus):
                 self.me = message.status
+            elif self.flaw == "mute":
+                continue
             elif isinstance(message, NodeManifest):
                 await self.on_manifest(message)
             elif isinstance(message, TaskInitiate):
