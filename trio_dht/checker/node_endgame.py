@@ -106,7 +106,9 @@ async def _second_copy(k: NodeChecker, c: Copy) -> str | None:
                     f"node copy {c.index} (second process)")  # fmt: skip
     except Stop as stop:
         return str(stop)
-    c.pid = c.child.pid if c.child is not None else None
+    if c.child is not None:
+        c.report.notes.append(f"{c.label}: robustness (8.x) ran on its second process, "
+                              f"pid {c.child.pid}")  # fmt: skip
     entry = await h.expect(Registration, 0, c.index)
     if entry is None or entry.event is None:
         return "it did not register"

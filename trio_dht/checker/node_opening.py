@@ -29,7 +29,8 @@ async def start(k: NodeChecker, copy: Copy, name: str) -> None:
         copy.child = Child(name, k.command(copy), h.poke)
         if not await copy.child.start(h.nursery):
             raise Stop(copy.child.start_error or "could not start")
-        copy.pid = copy.child.pid
+        if copy.pid is None:  # a second process keeps the first one's name
+            copy.pid = copy.child.pid
 
         def spoke() -> bool:
             assert copy.child is not None
