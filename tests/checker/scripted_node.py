@@ -12,6 +12,10 @@ so the checker must fail exactly the case meant for that rule:
 - early_summary: sends a summary unasked right after it finished (and later
   answers the request as it should)
 - no_wait_dereg: closes its registry connection right after deregistering
+- mute: registers, then ignores the registry (a node that hangs)
+
+``--copy {copy} --flaw-copy N`` gives the flaw to copy N only (``check node
+--count K`` fills in each copy's number), so one broken copy runs among good ones.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from trio_dht.wire.messages import (
 )
 
 FLAWS = ("none", "overshoot", "wrong_entry", "trace_self_origin", "trace_source_relay",
-         "late_reset", "early_summary", "no_wait_dereg")  # fmt: skip
+         "late_reset", "early_summary", "no_wait_dereg", "mute")  # fmt: skip
 
 
 class Node:
@@ -133,6 +137,8 @@ class Node:
         async for message in self.frames(self.registry):
             if isinstance(message, RegistrationStatus):
                 self.me = message.status
+            elif self.flaw == "mute":
+                continue
             elif isinstance(message, NodeManifest):
                 await self.on_manifest(message)
             elif isinstance(message, TaskInitiate):
@@ -196,10 +202,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--wire", default="cs455")
     parser.add_argument("--flaw", choices=FLAWS, default="none")
+    parser.add_argument("--copy", type=int, default=0, help="this copy's number")
+    parser.add_argument("--flaw-copy", type=int, default=0, help="the copy with the flaw (0: all)")
     parser.add_argument("host")
     parser.add_argument("port", type=int)
     args = parser.parse_args()
-    trio.run(Node(args.wire, args.flaw).main, args.host, args.port)
+    flaw = args.flaw if args.flaw_copy in (0, args.copy) else "none"
+    trio.run(Node(args.wire, flaw).main, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ RUN_BOUND = 60
 async def check(command: list[str], wire: str = "cs455", **options: object) -> Report:
     # 1000 packets: enough for the payload-range case, a third of the default.
     options.setdefault("packets", 1000)
+    options.setdefault("count", 1)
     config = NodeCheckConfig(command=tuple(command), wire=wire, seed=13, **options)  # type: ignore[arg-type]
     with trio.fail_after(RUN_BOUND):
         return await NodeChecker(config).run()

@@ -42,6 +42,9 @@ NODE_CASES: tuple[tuple[str, str, bool], ...] = (
 )
 
 
+ROBUSTNESS = ("8.1", "8.2", "8.3")
+
+
 SUCCESS = ("Registration request successful. The number of messaging nodes currently "
            "constituting the overlay is ({})")  # fmt: skip
 HOLD_ANSWER = 0.5  # how long the deregistration answer is held back (case 7.2)
@@ -49,12 +52,25 @@ SETTLE = 0.3  # quiet time after the expected originations, to catch extra ones
 HANDED = (150, 60, 60, 100)  # packets handed over: task 1, after it, between runs, task 2
 
 
+# Three copies: the fewest for a route from one copy through a second to a
+# third, so foreign-to-foreign relaying is graded too, while the checker's own
+# seven nodes still surround them; each copy costs one process start.
+DEFAULT_COUNT = 3
+MIN_NODES = 10  # the overlay: at least this many nodes, the copies among them
+
+
+def overlay_size(count: int) -> int:
+    """Nodes in the overlay for ``count`` copies: at least one is the checker's,
+    which is where the checker sends the packets it uses to prove a copy has
+    read everything before a summary request."""
+    return max(MIN_NODES, count + 1)
+
+
 @attrs.frozen
 class NodeCheckConfig:
     command: tuple[str, ...]
     wire: str = "cs455"
     host: str = "127.0.0.1"
-    nodes: int = 10
     nr: int = 3
     packets: int = 3000
     second_packets: int = 500
@@ -63,3 +79,4 @@ class NodeCheckConfig:
     exit_command: str = "exit-overlay"
     seed: int | None = None
     per_message: bool = False  # dial the node for each control message and packet
+    count: int = DEFAULT_COUNT  # copies of the node under test in the overlay

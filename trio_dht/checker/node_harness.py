@@ -1,13 +1,13 @@
-"""The world a node under test lives in: a registry and every other node,
-all played by the checker on real sockets, recording every frame.
+"""The registry side of ``check node``: one listening socket for every copy
+under test, recording every frame.
 
-The registry side keeps one log of everything the node sent it (messages,
-malformed frames, closed connections) so a case can ask "did a summary come
-before it was requested?" after the fact. The probes are the other nodes of
-the overlay: each listens, counts the connections the node under test opens
-to it, and feeds every data packet it receives to the ledger. Packets for the
-node under test go out on one connection per probe, as a real predecessor's
-would.
+The registry keeps one log of everything the copies sent it (messages,
+malformed frames, closed connections), each entry charged to the copy whose
+connection it came on, so a case can ask "did copy 2 send a summary before
+it was requested?" after the fact. Copies are started one at a time and a
+connection belongs to the copy being started when its registration arrives:
+that is how the checker tells the copies' connections apart (their messages
+alone cannot say who sent them before an id is given).
 """
 
 from __future__ import annotations
@@ -19,24 +19,12 @@ import attrs
 import trio
 
 from trio_dht.checker.frames import FrameEvent, StreamDecoder
-from trio_dht.checker.ledger import Arrival, Injected, Ledger
+from trio_dht.checker.node_links import CHUNK, Recorded, dial_once
 from trio_dht.transport import peer_host
 from trio_dht.wire import Dialect
-from trio_dht.wire.messages import Data, Message
+from trio_dht.wire.messages import Message
 
 log = logging.getLogger(__name__)
-
-CHUNK = 65536
-
-
-@attrs.define
-class Recorded:
-    """One frame the checker saw or sent (for ``--capture``)."""
-
-    time: float
-    where: str  # "registry" or "probe N"
-    direction: str  # "node->registry", "registry->node", "node->node"
-    event: FrameEvent
 
 
 @attrs.define
@@ -46,20 +34,12 @@ class Control:
     time: float
     connection: int
     event: FrameEvent | None  # None: the connection was closed by the node
+    copy: int | None = None  # the copy it came from, when known
     consumed: bool = False
 
     @property
     def message(self) -> Message | None:
         return self.event.message if self.event is not None else None
-
-
-@attrs.define(eq=False)
-class Probe:
-    node_id: int
-    listener: trio.SocketListener
-    port: int
-    accepted: list[float] = attrs.field(factory=list)
-    others: list[FrameEvent] = attrs.field(factory=list)  # non-data frames received
 
 
 class Harness:
@@ -68,21 +48,24 @@ class Harness:
     ) -> None:
         self.dialect = dialect
         # One message per connection (the seed's Go port): control goes on a
-        # fresh connection to the node's listening address, packets too.
+        # fresh connection to the node's listening address.
         self.per_message = per_message
-        self.node_address: tuple[str, int] | None = None
-        self.streams: dict[int, trio.SocketStream] = {}
         self.host = host
         self.nursery = nursery
         self.frames: list[Recorded] = []
         self.control: list[Control] = []
         self.connections = 0
-        self.control_stream: trio.SocketStream | None = None
-        self.control_peer_host: str | None = None
-        self.probes: dict[int, Probe] = {}
-        self.ledger: Ledger | None = None
-        self.injectors: dict[int, trio.SocketStream] = {}
-        self.inject_errors: list[str] = []
+        self.streams: dict[int, trio.SocketStream] = {}
+        self.owner: dict[int, int] = {}  # registry connection -> copy
+        self.control_streams: dict[int, trio.SocketStream] = {}  # copy -> its registration's
+        self.peer_hosts: dict[int, str] = {}  # copy -> the address its connection comes from
+        self.addresses: dict[int, tuple[str, int]] = {}  # copy -> its registered address
+        # The copy being started: a new connection that speaks is its. With a
+        # single copy every connection is its (per-message peers dial anew).
+        self.claiming: int | None = None
+        self.only_copy: int | None = None
+        self.by_id: dict[int, int] = {}  # node id -> copy
+        self.errors: list[str] = []
         self._changed = trio.Event()
         self.registry_port = 0
 
@@ -100,21 +83,24 @@ class Harness:
             return True
         return predicate()
 
-    async def expect(self, cls: type, timeout: float) -> Control | None:
-        """The first not yet consumed registry-side message of type ``cls``."""
-        found: list[Control] = []
+    def pending(self, cls: type, copy: int) -> Control | None:
+        """The first not yet consumed message of type ``cls`` from ``copy``."""
+        for entry in self.control:
+            if entry.copy == copy and not entry.consumed and isinstance(entry.message, cls):
+                return entry
+        return None
 
-        def check() -> bool:
-            for entry in self.control:
-                if not entry.consumed and isinstance(entry.message, cls):
-                    found.append(entry)
-                    return True
-            return False
-
-        if not await self.until(check, timeout):
+    async def expect(self, cls: type, timeout: float, copy: int) -> Control | None:
+        """Take the first not yet consumed message of type ``cls`` from ``copy``."""
+        if not await self.until(lambda: self.pending(cls, copy) is not None, timeout):
             return None
-        found[0].consumed = True
-        return found[0]
+        found = self.pending(cls, copy)
+        assert found is not None
+        found.consumed = True
+        return found
+
+    def entries_of(self, copy: int) -> list[Control]:
+        return [e for e in self.control if e.copy == copy]
 
     def closed_since(self, time: float, connection: int) -> bool:
         """The node closed registry connection ``connection`` at or after ``time``."""
@@ -129,6 +115,22 @@ class Harness:
         task_status.started(self.registry_port)
         await trio.serve_listeners(self._registry_connection, listeners)
 
+    def _claim(self, number: int, stream: trio.SocketStream, event: FrameEvent) -> int | None:
+        copy = self.owner.get(number)
+        if copy is not None:
+            return copy
+        copy = self.claiming if self.claiming is not None else self.only_copy
+        if copy is None:
+            # A later connection of a copy already registered (a deregistration
+            # on a fresh connection): the id it names says whose it is.
+            copy = self.by_id.get(getattr(event.message, "node_id", -1))
+        if copy is not None:
+            self.owner[number] = copy
+            if copy not in self.control_streams:
+                self.control_streams[copy] = stream
+                self.peer_hosts[copy] = peer_host(stream)
+        return copy
+
     async def _registry_connection(self, stream: trio.SocketStream) -> None:
         self.connections += 1
         number = self.connections
@@ -138,35 +140,39 @@ class Harness:
             try:
                 while data := await stream.receive_some(CHUNK):
                     for event in decoder.feed(data):
-                        if self.control_stream is None and event.message is not None:
-                            self.control_stream = stream
-                            self.control_peer_host = peer_host(stream)
-                        self._log_control(number, event)
+                        self._log_control(number, event, self._claim(number, stream, event))
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
             for event in decoder.close():
-                self._log_control(number, event)
-            self.control.append(Control(trio.current_time(), number, None))
+                self._log_control(number, event, self._claim(number, stream, event))
+            self.control.append(Control(trio.current_time(), number, None, self.owner.get(number)))
             self.poke()
 
-    def _log_control(self, number: int, event: FrameEvent) -> None:
+    def _log_control(self, number: int, event: FrameEvent, copy: int | None) -> None:
         now = trio.current_time()
-        self.frames.append(Recorded(now, "registry", "node->registry", event))
-        self.control.append(Control(now, number, event))
+        where = "registry" if copy is None else f"registry (copy {copy})"
+        self.frames.append(Recorded(now, where, "node->registry", event))
+        self.control.append(Control(now, number, event, copy))
+        if copy is None:
+            log.warning("a frame on registry connection %d no copy claims", number)
         self.poke()
 
-    async def send_control(self, message: Message, reply_to: Control | None = None) -> bool:
-        """Send ``message`` to the node: on the connection ``reply_to`` came
+    async def send_control(
+        self, message: Message, copy: int, reply_to: Control | None = None
+    ) -> bool:
+        """Send ``message`` to ``copy``: on the connection ``reply_to`` came
         on, else on its registration connection (or a fresh connection to its
         listening address, one message per connection)."""
         frame = self.dialect.encode(message)
         event = FrameEvent(0, frame, message)
-        self.frames.append(Recorded(trio.current_time(), "registry", "registry->node", event))
-        stream = self.control_stream
+        now = trio.current_time()
+        self.frames.append(Recorded(now, f"registry (copy {copy})", "registry->node", event))
+        stream = self.control_streams.get(copy)
+        address = self.addresses.get(copy)
         if reply_to is not None:
             stream = self.streams.get(reply_to.connection)
-        elif self.per_message and self.node_address is not None:
-            return await self._dial_once(self.node_address, frame)
+        elif self.per_message and address is not None:
+            return await dial_once(self.nursery, address, frame, self.errors)
         try:
             if stream is not None:
                 await stream.send_all(frame)
@@ -175,125 +181,16 @@ class Harness:
             pass
         # The connection is gone: a per-message node takes its answer on a
         # fresh connection to its listening address.
-        if self.per_message and self.node_address is not None:
-            return await self._dial_once(self.node_address, frame)
+        if self.per_message and address is not None:
+            return await dial_once(self.nursery, address, frame, self.errors)
         return False
 
-    async def _dial_once(self, address: tuple[str, int], frame: bytes) -> bool:
-        try:
-            stream = await trio.open_tcp_stream(*address)
-        except OSError as exc:
-            self.inject_errors.append(f"cannot dial the node at {address}: {exc}")
-            return False
-        # Left open: some per-message peers take a close for an error; the
-        # node reads its one frame and leaves the rest to us.
-        self.nursery.start_soon(self._drain, stream)
-        try:
-            await stream.send_all(frame)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return False
-        return True
-
-    def forget_node(self) -> None:
-        """Before a second copy of the node registers: its control is new."""
-        self.control_stream = None
-        self.control_peer_host = None
-        self.node_address = None
-        for entry in self.control:
+    def forget(self, copy: int) -> None:
+        """Before a fresh process plays ``copy``: its control is new."""
+        self.control_streams.pop(copy, None)
+        self.peer_hosts.pop(copy, None)
+        self.addresses.pop(copy, None)
+        for number in [n for n, c in self.owner.items() if c == copy]:
+            del self.owner[number]
+        for entry in self.entries_of(copy):
             entry.consumed = True
-
-    # --- the probes (every other node) ----------------------------------------
-
-    async def open_probe(self, node_id: int) -> Probe:
-        listeners = await trio.open_tcp_listeners(0, host=self.host)
-        listener = listeners[0]
-        probe = Probe(node_id, listener, int(listener.socket.getsockname()[1]))
-        self.probes[node_id] = probe
-        self.nursery.start_soon(self._serve_probe, probe)
-        return probe
-
-    async def _serve_probe(self, probe: Probe) -> None:
-        async def handle(stream: trio.SocketStream) -> None:
-            probe.accepted.append(trio.current_time())
-            self.poke()
-            await self._read_probe(probe, stream)
-
-        await trio.serve_listeners(handle, [probe.listener])
-
-    async def _read_probe(self, probe: Probe, stream: trio.SocketStream) -> None:
-        decoder = StreamDecoder(self.dialect.name)
-        where = f"probe {probe.node_id}"
-        async with stream:
-            try:
-                while data := await stream.receive_some(CHUNK):
-                    now = trio.current_time()
-                    for event in decoder.feed(data):
-                        self.frames.append(Recorded(now, where, "node->node", event))
-                        message = event.message
-                        if isinstance(message, Data) and self.ledger is not None:
-                            self.ledger.arrive(Arrival(probe.node_id, message, event.frame, now))
-                        else:
-                            probe.others.append(event)
-                    self.poke()
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                pass
-
-    # --- handing packets to the node ------------------------------------------
-
-    async def inject(self, batch: list[Injected], host: str, port: int) -> None:
-        """Send ``batch`` to the node at host:port, each packet from its probe."""
-        assert self.ledger is not None
-        groups: dict[int, list[Injected]] = {}
-        for item in batch:
-            groups.setdefault(item.via, []).append(item)
-        for via, items in groups.items():
-            frames = [self.dialect.encode(i.packet) for i in items]
-            if self.per_message:
-                for item, frame in zip(items, frames, strict=True):
-                    self.ledger.inject(item)
-                    self.frames.append(Recorded(trio.current_time(), f"probe {via}", "node->node",
-                                                FrameEvent(0, frame, item.packet)))  # fmt: skip
-                    await self._dial_once((host, port), frame)
-                continue
-            stream = await self._injector(via, host, port)
-            if stream is None:
-                continue
-            for item in items:
-                self.ledger.inject(item)
-            now = trio.current_time()
-            self.frames.extend(
-                Recorded(now, f"probe {via}", "node->node", FrameEvent(0, f, i.packet))
-                for f, i in zip(frames, items, strict=True)
-            )
-            try:
-                await stream.send_all(b"".join(frames))
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                self.inject_errors.append(f"probe {via}: the connection broke: {exc!r}")
-                del self.injectors[via]
-
-    async def _injector(self, via: int, host: str, port: int) -> trio.SocketStream | None:
-        stream = self.injectors.get(via)
-        if stream is not None:
-            return stream
-        try:
-            stream = await trio.open_tcp_stream(host, port)
-        except OSError as exc:
-            self.inject_errors.append(f"probe {via}: cannot connect to the node: {exc}")
-            return None
-        self.injectors[via] = stream
-        # Nothing is expected back on it, but read so a close is noticed.
-        self.nursery.start_soon(self._drain, stream)
-        return stream
-
-    async def _drain(self, stream: trio.SocketStream) -> None:
-        try:
-            async with stream:
-                while await stream.receive_some(CHUNK):
-                    pass
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-
-    async def close_injectors(self) -> None:
-        for stream in self.injectors.values():
-            await stream.aclose()
-        self.injectors.clear()

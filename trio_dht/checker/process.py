@@ -77,6 +77,10 @@ class Child:
         self._on_exit()
 
     @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    @property
     def returncode(self) -> int | None:
         return self.process.returncode if self.process is not None else None
 

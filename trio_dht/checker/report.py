@@ -36,6 +36,8 @@ class Case:
     detail: str = ""
     evidence: list[Evidence] = attrs.field(factory=list)
     strict: bool = True
+    copy: str = ""  # which copy of the node under test, when there are several
+    copies: list[Case] = attrs.field(factory=list)  # a merged row: each copy's own case
 
     def fail(self, detail: str, *evidence: Evidence) -> None:
         """Record a violation; the first detail stays the headline."""
@@ -62,7 +64,7 @@ class Case:
         self.evidence.extend(evidence)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "case": self.number,
             "title": self.title,
             "result": self.grade.value,
@@ -70,6 +72,11 @@ class Case:
             "detail": self.detail,
             "evidence": self.evidence,
         }
+        if self.copy:
+            data["copy"] = self.copy
+        if self.copies:
+            data["copies"] = [c.to_json() for c in self.copies]
+        return data
 
 
 @attrs.define

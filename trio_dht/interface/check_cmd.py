@@ -14,21 +14,39 @@ from rich.table import Table
 from rich.text import Text
 
 from trio_dht.checker.capture import direction_of, vector_line
-from trio_dht.checker.node_catalogue import NodeCheckConfig
+from trio_dht.checker.node_catalogue import DEFAULT_COUNT, NodeCheckConfig, overlay_size
 from trio_dht.checker.node_checker import NodeChecker
-from trio_dht.checker.node_harness import Recorded
+from trio_dht.checker.node_links import Recorded
 from trio_dht.checker.registry_checker import RegistryCheckConfig, RegistryChecker
 from trio_dht.checker.report import Grade, Report
+from trio_dht.interface.options import node_limit
 from trio_dht.transport import parse_address
 from trio_dht.wire import DIALECT_NAMES
 
 NODE_HELP = """\
-The checker plays the registry and every other node of a 10-node overlay, so
-it sees every frame the node under test sends. It starts COMMAND with {host}
-and {port} replaced by the address of its registry, then: registration, setup,
-packets handed to the node while it runs a task of --packets packets, the
-summary, a second run of --second-packets, robustness frames, a setup with an
-unreachable entry, and leaving (it types --exit-command at the node's stdin).
+The checker plays the registry and the other nodes of a 10-node overlay, and
+starts --count copies of COMMAND (default 3) with {host} and {port} replaced
+by the address of its registry, one after the other. The copies take
+neighbouring places on the ring, so they route to one another; every data
+frame still passes the checker, which grades each copy on its own and passes
+on what one copy sends another. Then: registration, setup, packets handed to
+the copies while they run a task of --packets packets together, the summary,
+a second run of --second-packets, a setup with an unreachable entry, leaving
+(it types --exit-command at each copy's stdin), and robustness frames at a
+fresh process of copy 1. Every step is bounded (--timeout): a copy that
+hangs fails its case and drops out while the others go on, and every copy's
+process group is ended at the end.
+
+--count: 3 by default, the fewest for a route from one copy through a second
+to a third; 1 checks a single node among the checker's nine. With 10 or more
+copies the overlay grows to count + 1 nodes (one stays the checker's).
+
+{copy} in COMMAND becomes each copy's number (1, 2, ...), for separate log
+files or settings per copy.
+
+The table has one row per case with the worst result any copy got, and its
+detail names the copies that got it ("copy 2 (id 45, pid 1234): ..."); every
+copy's own result and evidence are in --json under "copies".
 
 example:
   python -m trio_dht check node --wire cs455 -- java -cp build \\
@@ -64,8 +82,9 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the dialect the node speaks (default cs455)")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1",
                         help="address the checker listens on (default 127.0.0.1)")  # fmt: skip
-    parser.add_argument("--count", type=int, default=1,
-                        help="copies of the node to start (only 1 is supported so far)")  # fmt: skip
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT,
+                        help=f"copies of the node to start (default {DEFAULT_COUNT}: enough "
+                        "for routes through several copies; see below)")  # fmt: skip
     parser.add_argument("--packets", type=int, default=3000,
                         help="packets per node in the first run (default 3000)")  # fmt: skip
     parser.add_argument("--second-packets", type=int, default=500,
@@ -82,7 +101,8 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                         "send each control message and packet on a fresh connection")  # fmt: skip
     add_output_arguments(parser)
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
-                        help="how to start the node; {host} and {port} are filled in")  # fmt: skip
+                        help="how to start the node; {host} and {port} are filled in, "
+                        "{copy} with the copy's number (1..count)")  # fmt: skip
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,8 +118,15 @@ def node_problem(args: argparse.Namespace) -> str | None:
         return "give the command that starts the node after --"
     if not any("{port}" in word for word in command):
         return "the node command must contain {port} (and usually {host})"
-    if args.count != 1:
-        return "--count other than 1 is not supported yet"
+    # One node must stay the checker's (see overlay_size).
+    limit = node_limit(args.wire) - 1
+    if not 1 <= args.count <= limit:
+        return f"--count must be between 1 and {limit} with --wire {args.wire}, not {args.count}"
+    if args.count > 1 and args.per_message:
+        return (
+            "--per-message works with --count 1 only: one-message connections do not "
+            "say which copy sent them"
+        )
     if args.packets < 1 or args.second_packets < 1 or args.timeout <= 0:
         return "--packets, --second-packets and --timeout must be positive"
     return None
@@ -121,9 +148,11 @@ def run_node_check(args: argparse.Namespace) -> int:
         exit_command=args.exit_command,
         seed=args.seed,
         per_message=args.per_message,
+        count=args.count,
     )
     checker = NodeChecker(config)
-    print(f"check node: {config.wire}, {' '.join(config.command)}", file=sys.stderr, flush=True)
+    print(f"check node: {config.wire}, {config.count} of {overlay_size(config.count)} nodes: "
+          f"{' '.join(config.command)}", file=sys.stderr, flush=True)  # fmt: skip
     report = trio.run(checker.run)
     return finish(report, checker.frames, args)
 
