@@ -145,8 +145,7 @@ class RegistryApp:
         """Start a run, show its progress, print its result."""
         run = self.registry.start(packets)
         log.debug(
-            "run started: %d packets per node, nodes %s, progress shown %s",
-            packets, list(run.node_ids),
+            "run of nodes %s: progress shown %s", list(run.node_ids),
             "as a live table" if self.display.interactive else "as plain lines",
         )  # fmt: skip
         await self.display.follow(run)

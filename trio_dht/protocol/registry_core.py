@@ -15,6 +15,7 @@ import logging
 import random
 
 from trio_dht.overlay import IdAllocator
+from trio_dht.protocol.debug import setup_reported
 from trio_dht.protocol.errors import LocalProtocolError, RemoteProtocolError
 from trio_dht.protocol.events import (
     Action,
@@ -304,6 +305,7 @@ class RegistryCore:
             self._emit(Say(f"Node {member.node_id} failed to set up its overlay: {message.info}"))
             return
         member.phase = MemberPhase.IDLE
+        self._emit(setup_reported(member, self.members, PROGRESS_MARKER in message.info))
         if PROGRESS_MARKER in message.info and member.kind is not NodeKind.PER_MESSAGE:
             member.progress_capable = True
             interval_ms = max(1, round(self.rules.progress_interval * 1000))
@@ -345,7 +347,7 @@ class RegistryCore:
             raise LocalProtocolError(refusal or "no overlay is set up")
         run = Run(
             packets, self.overlay_nr, tuple(sorted(self.members)), self._now,
-            self.rules.timers, self.members, self._ask_summaries, self._say,
+            self.rules.timers, self.members, self._ask_summaries, self._say, log=self._emit,
         )  # fmt: skip
         self.run = run
         for member in self.members.values():

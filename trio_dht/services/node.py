@@ -372,7 +372,8 @@ class MessagingNode:
             elif isinstance(action, Say):
                 self.observer.say(action.text)
             elif isinstance(action, Log):
-                log.log(action.level, "%s", action.text)
+                extra = {} if action.aggregate is None else {"aggregate": action.aggregate}
+                log.log(action.level, "%s", action.text, extra=extra)
         self.observer.changed()
         return installs
 
