@@ -41,6 +41,7 @@ from trio_dht.protocol.registry_admission import Admission, Conn
 from trio_dht.protocol.registry_rules import RegistryRules
 from trio_dht.protocol.registry_run import Run, RunPhase, start_refusal
 from trio_dht.protocol.registry_setup import build_manifests, overdue
+from trio_dht.protocol.report import nodes_named
 from trio_dht.protocol.rules import COUNTING, MemberPhase, NeverAccepted, Sender, registry_check
 from trio_dht.wire.messages import (
     PROGRESS_MARKER,
@@ -318,12 +319,10 @@ class RegistryCore:
         late = overdue(self.members.values(), now, self.rules.manifest_timeout)
         if not late:
             return
-        self._emit(
-            Say(
-                f"Node(s) {', '.join(str(m.node_id) for m in late)} did not answer the manifest on "
-                f"their registration connection within {self.rules.manifest_timeout:g} s: "
-                "delivering it by dialling their listening address, and dialling them from now on."
-            )
+        self._say(
+            f"{nodes_named(m.node_id for m in late).capitalize()} did not answer the manifest on "
+            f"their registration connection within {self.rules.manifest_timeout:g} s: "
+            "delivering it by dialling their listening address, and dialling them from now on."
         )
         for member in late:
             member.kind = NodeKind.PER_MESSAGE
