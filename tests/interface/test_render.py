@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import random
 import re
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,6 +20,7 @@ from trio_dht.interface.registry_app import RegistryApp
 from trio_dht.interface.render import (
     node_counters_table,
     node_list_table,
+    own_command,
     routing_tables_table,
     run_details,
     summary_table,
@@ -267,3 +270,18 @@ def test_node_counters_table(with_peers: bool) -> None:
         assert "50 (127.0.0.1:1050), 61 (127.0.0.1:1061)" in text
     else:
         assert "routing table: none yet" in text
+
+
+def test_own_command_is_the_same_python_relative_when_inside(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The registry's join hint: pasted into another terminal it must run
+    # the Python that has our dependencies, not whatever 'python' is there.
+    venv_python = tmp_path / ".venv" / "bin" / "python"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "executable", str(venv_python))
+    assert own_command() == ".venv/bin/python -m trio_dht"
+    monkeypatch.chdir(venv_python.parent.parent.parent.parent)
+    assert own_command() == f"{venv_python.relative_to(tmp_path.parent)} -m trio_dht"
+    monkeypatch.setattr(sys, "executable", "/opt/py 3/bin/python")
+    assert own_command() == "'/opt/py 3/bin/python' -m trio_dht"

@@ -36,6 +36,7 @@ from trio_dht.interface.options import default_nr
 from trio_dht.interface.render import (
     error_json,
     node_list_table,
+    own_command,
     plain_text,
     routing_tables_table,
     run_details,
@@ -246,7 +247,7 @@ class RegistryApp:
         wire = "" if self.args.wire == "cs455" else f" --wire {self.args.wire}"
         self.screen.say(
             f"Registry listening on port {port} ({shown}, wire {self.args.wire}). "
-            f"Join with: python -m trio_dht node {self.args.host or '127.0.0.1'}:{port}{wire}"
+            f"Join with: {own_command()} node {self.args.host or '127.0.0.1'}:{port}{wire}"
         )
         if not self.unattended:
             self.screen.say("Type 'help' for the commands.")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shlex
+import sys
 from collections.abc import Iterable
 
 from rich import box
@@ -141,3 +144,17 @@ def plain_text(items: list[RenderableType]) -> str:
 def error_json(message: str) -> str:
     """The JSON document of a program that ended without a result."""
     return json.dumps({"correct": False, "verdict": message, "error": message, "runs": []}) + "\n"
+
+
+def own_command() -> str:
+    """This program as it can be run again from here: the same Python (a
+    bare ``python`` is often one without our dependencies), relative to the
+    current directory when it lies inside it, so a hint can be pasted."""
+    exe = sys.executable or "python"
+    try:
+        relative = os.path.relpath(exe)
+    except ValueError:  # another drive
+        relative = exe
+    if not relative.startswith(os.pardir):
+        exe = relative
+    return f"{shlex.quote(exe)} -m trio_dht"
