@@ -344,8 +344,8 @@ class NodeCore:
         )
         self._emit(
             Say(
-                f"Traffic summary sent: sent {c.sent}, received {c.received}, "
-                f"relayed {c.relayed}; counters reset."
+                f"Traffic summary sent: sent {c.sent:,}, received {c.received:,}, "
+                f"relayed {c.relayed:,}; counters reset."
             )
         )
         c.reset()

@@ -139,7 +139,10 @@ class Registry:
 
     def routing_table_rows(self) -> Iterable[tuple[Member, list[Member]]]:
         if self.overlay_nr is None:
-            raise CommandError("no overlay has been set up (run setup-overlay first)")
+            raise CommandError(
+                "no overlay is set up now: run setup-overlay (a node joining or leaving "
+                "undoes the last one)"
+            )
         return [
             (self.nodes[i], [self.nodes[e] for e in self.tables[i]]) for i in sorted(self.tables)
         ]
