@@ -140,8 +140,7 @@ class Registry:
     def routing_table_rows(self) -> Iterable[tuple[Member, list[Member]]]:
         if self.overlay_nr is None:
             raise CommandError(
-                "no overlay is set up now: run setup-overlay (a node joining or leaving "
-                "undoes the last one)"
+                "no overlay is set up now (a join or leave undoes it): run setup-overlay"
             )
         return [
             (self.nodes[i], [self.nodes[e] for e in self.tables[i]]) for i in sorted(self.tables)
