@@ -30,7 +30,7 @@ REGISTRY_MISTAKES = [
     ("setup 99", r"^error: NR must be between"),
     ("setup x", r"^error: NR must be a whole number"),
     ("start 100", r"^error: the overlay is not ready"),
-    ("route", r"^error: no overlay has been set up"),
+    ("route", r"^error: no overlay is set up now"),
     ("list extra", r"^error: list takes no arguments"),
 ]
 

@@ -112,7 +112,7 @@ async def test_registry_prompt_suggestions_history_completion_and_ctrl_d() -> No
         await term.send(b"rou" + TAB)
         await term.wait_for(r"registry> route ")
         await term.send(b"\r")
-        await term.wait_for(r"error: no overlay has been set up[^\n]*\nregistry> ")
+        await term.wait_for(r"error: no overlay is set up now[^\n]*\nregistry> ")
 
         # Ctrl-D says what happens, then the registry exits like 'exit'.
         await term.send(CTRL_D)

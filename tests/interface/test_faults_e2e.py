@@ -56,9 +56,12 @@ async def test_sigkill_mid_run_is_reported_honestly_then_survivors_run_exactly(
     assert verdict[1] == "INCORRECT", out
     assert f"node {victim.node_id} vanished during the run" in verdict.string
     assert f"Node {victim.node_id} vanished during the run; its row shows its last progress" in out
-    shortfall = re.search(r"Shortfall: (\d+) = (\d+) sent \(every row\) - (\d+) received", out)
+    shortfall = re.search(
+        r"Shortfall: ([\d,]+) = ([\d,]+) sent \(every row\) - ([\d,]+) received", out
+    )
     assert shortfall is not None, out
-    assert int(shortfall[1]) == int(shortfall[2]) - int(shortfall[3]) > 0
+    lost, sent, received = (int(shortfall[k].replace(",", "")) for k in (1, 2, 3))
+    assert lost == sent - received > 0
     # The survivors are all in the table with their own summaries.
     for node in nodes:
         if node is not victim:

@@ -198,7 +198,7 @@ async def test_demo_figure_option_and_the_console_commands(tmp_path: Path) -> No
         await app.app.handle("figure again.pdf")
         assert "error: no figure: again.pdf: a figure's file name must end in" in out.getvalue()
         await app.app.handle("path 1 2")  # the nodes have left with the registry
-        assert "error: no overlay has been set up" in out.getvalue()
+        assert "error: no overlay is set up now" in out.getvalue()
 
 
 async def test_the_seed_is_in_the_json_summary_and_it_repeats() -> None:

@@ -134,7 +134,9 @@ def test_view_follows_states_progress_rates_and_departures() -> None:
         sent=100, received=100, relayed=500, sum_sent=1000, sum_received=1000
     )
     registry.run = None
-    a.state = "idle"  # the registry's state after a run; its summary is in: done
+    # After a run that did not end CORRECT (node 9 vanished) the registry
+    # calls its nodes registered (setup is due again); its summary is in: done.
+    a.state = "registered"
     result = RunResult(
         packets_per_node=100,
         nr=1,
@@ -154,6 +156,8 @@ def test_view_follows_states_progress_rates_and_departures() -> None:
     assert (row[5].sent, row[5].received, row[5].relayed) == (100, 100, 500)
     assert row[5].rate == 50.0  # 100 packets delivered over the run's 2 s
     assert (row[5].state, row[9].state) == ("done", "gone")
+    a.state = "idle"  # after a CORRECT run: done as well
+    assert {r.node_id: r.state for r in view.update().rows}[5] == "done"
 
     # The next run forgets the node that left before it.
     registry.run = fake_run(10, (5,), started=12.0)

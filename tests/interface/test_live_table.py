@@ -136,3 +136,11 @@ def test_compact_numbers() -> None:
     assert [compact(v) for v in (0, 987, 1000, 25_000, 131_072, 3_175_000, -2_500_000_000)] == [
         "0", "987", "1.00k", "25.0k", "131k", "3.17M", "-2.50G",
     ]  # fmt: skip
+
+
+def test_the_final_table_says_its_rates_are_averages() -> None:
+    live = busy_snapshot(10)
+    final = attrs.evolve(live, phase="finished")
+    assert "recv/s" in draw(LiveTable(), live, 160)[2]
+    header = draw(LiveTable(), final, 160)[2]
+    assert "avg/s" in header and "recv/s" not in header

@@ -104,5 +104,5 @@ def test_the_registry_console_path_uses_its_tables() -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             console_path(tables, 3, words)
-    with pytest.raises(ValueError, match="no overlay has been set up"):
+    with pytest.raises(ValueError, match="no overlay is set up now"):
         console_path({}, None, ["97", "82"])

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import random
 import re
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,6 +20,7 @@ from trio_dht.interface.registry_app import RegistryApp
 from trio_dht.interface.render import (
     node_counters_table,
     node_list_table,
+    own_command,
     routing_tables_table,
     run_details,
     summary_table,
@@ -267,3 +270,40 @@ def test_node_counters_table(with_peers: bool) -> None:
         assert "50 (127.0.0.1:1050), 61 (127.0.0.1:1061)" in text
     else:
         assert "routing table: none yet" in text
+
+
+def test_own_command_is_the_same_python_relative_when_inside(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The registry's join hint: pasted into another terminal it must run
+    # the Python that has our dependencies, not whatever 'python' is there.
+    venv_python = tmp_path / ".venv" / "bin" / "python"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "executable", str(venv_python))
+    assert own_command() == ".venv/bin/python -m trio_dht"
+    monkeypatch.chdir(venv_python.parent.parent.parent.parent)
+    assert own_command() == f"{venv_python.relative_to(tmp_path.parent)} -m trio_dht"
+    monkeypatch.setattr(sys, "executable", "/opt/py 3/bin/python")
+    assert own_command() == "'/opt/py 3/bin/python' -m trio_dht"
+
+
+def test_summary_too_wide_for_80_columns_splits_and_keeps_every_node_and_number() -> None:
+    # A 10-node demo's payload sums: 18 characters each with separators.
+    rows = tuple(
+        NodeTotals(i, "127.0.0.1", 40000 + i, 100_000, 100_000, 88_888, -(10**15) - i, 10**15 + i)
+        for i in IDS
+    )
+    result = RunResult(100_000, 3, rows, 2.8, "progress")
+    wide = render(summary_table(result))  # the whole table fits wider consoles
+    assert not any("Payload sums" in line for line in wide)
+    console = Console(record=True, width=80, file=io.StringIO(), color_system=None)
+    console.print(summary_table(result))
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines), "\n".join(lines)
+    text = "\n".join(lines)
+    assert "Payload sums" in text
+    for i in IDS:
+        # Every node in both tables, next to its whole numbers.
+        assert re.search(rf"^\s*{i}\s+100,000\s+100,000\s+88,888\s*$", text, re.MULTILINE), text
+        assert re.search(rf"^\s*{i}\s+-1,000,000,000,000,{i:03d}\s", text, re.MULTILINE), text
+    assert f"{result.sum_sent:,}" in text and f"{result.sum_received:,}" in text

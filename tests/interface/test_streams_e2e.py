@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -128,3 +129,14 @@ async def test_wrong_wire_is_hinted(launcher: Launcher) -> None:
     errors = [line for line in proc.out if line.startswith("error:")]
     assert len(errors) == 1, proc.tail()
     assert "--wire cs455" in errors[0], errors[0]
+
+
+async def test_interrupt_while_waiting_for_the_registry_ends_the_waiting(
+    launcher: Launcher,
+) -> None:
+    node = await launcher.node(free_port(), "--retry", "60", registered=False)
+    await node.wait_for(r"not reachable yet; retrying for up to 60 s")
+    node.signal(signal.SIGINT)
+    # The interrupt is the news: 130, no error about the registry.
+    assert await node.wait() == 130, node.tail()
+    assert not node.find(r"^error:"), node.tail()

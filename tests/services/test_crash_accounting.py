@@ -60,9 +60,9 @@ async def test_node_vanishing_mid_run_is_reported_and_next_run_is_exact() -> Non
             text = "\n".join(lines)
             assert f"Node {victim_id} vanished" in text
             shortfall = result.sent - result.received
-            assert f"Shortfall: {shortfall} = {result.sent} sent" in text
+            assert f"Shortfall: {shortfall:,} = {result.sent:,} sent" in text
             if result.dropped:
-                assert f"{result.dropped} were dropped" in text
+                assert f"{result.dropped:,} were dropped" in text
             assert str(victim_id) in result.verdict()
 
             # The survivors set up again and run exactly.

@@ -13,7 +13,7 @@ import trio
 
 from trio_dht.overlay import next_hop
 from trio_dht.services.config import RegistryConfig
-from trio_dht.services.node import MessagingNode, NodeConfig, NodeError
+from trio_dht.services.node import MessagingNode, NodeConfig, NodeError, NodeErrorKind
 from trio_dht.services.observer import Observer
 from trio_dht.wire import get_dialect
 from trio_dht.wire.messages import (
@@ -97,8 +97,9 @@ async def node_in_overlay(
 
 async def test_unreachable_registry_raises_node_error_quickly() -> None:
     node = make_node(await free_port())
-    with trio.fail_after(3), pytest.raises(NodeError, match="cannot reach the registry"):
+    with trio.fail_after(3), pytest.raises(NodeError, match="cannot reach the registry") as err:
         await node.run()
+    assert err.value.kind is NodeErrorKind.UNREACHABLE
     assert node.node_id is None
 
 
@@ -119,8 +120,11 @@ async def test_registry_closing_before_answering_is_a_node_error_not_a_crash(
             nursery.start_soon(hang_up)
             # Through nursery.start, as the node program runs it: it used to
             # end without started() and trio raised RuntimeError.
-            with pytest.raises(NodeError, match="registration failed: .*closed the connection"):
+            with pytest.raises(
+                NodeError, match="registration failed: .*closed the connection"
+            ) as err:
                 await nursery.start(node.run)
+    assert err.value.kind is NodeErrorKind.HUNG_UP
     assert node.stopped.is_set()
 
 
@@ -139,8 +143,9 @@ async def test_refused_registration_raises_node_error_with_the_reason(
                 await conn.send(RegistrationStatus(-1, refusal))
 
             nursery.start_soon(refuse)
-            with pytest.raises(NodeError, match="registration failed: .*No room"):
+            with pytest.raises(NodeError, match="registration failed: .*No room") as err:
                 await node.run()
+    assert err.value.kind is NodeErrorKind.REFUSED
     assert node.node_id is None
     assert node.stopped.is_set()
 
@@ -159,8 +164,50 @@ async def test_registry_closing_before_answering_raises_node_error(
                 await conn.aclose()
 
             nursery.start_soon(hang_up)
-            with pytest.raises(NodeError, match="closed the connection before answering"):
+            with pytest.raises(NodeError, match="closed the connection before answering") as err:
                 await node.run()
+    # Read but never answered: the kind a wrong --wire produces.
+    assert err.value.kind is NodeErrorKind.HUNG_UP
+
+
+async def test_registry_that_never_answers_is_a_no_answer_error(
+    fake_server: Callable[..., Any],
+) -> None:
+    registry = await fake_server()
+    config = NodeConfig(connect_timeout=0.3, leave_timeout=0.3)
+    node = MessagingNode(LOCAL, registry.port, CS455, Observer(), config)
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+
+            async def read_and_stay_silent() -> None:
+                conn = await registry.accept()
+                assert isinstance(await conn.receive(), Registration)
+                await trio.sleep_forever()
+
+            nursery.start_soon(read_and_stay_silent)
+            with pytest.raises(NodeError, match="did not answer within 0.3 s") as err:
+                await node.run()
+            nursery.cancel_scope.cancel()
+    assert err.value.kind is NodeErrorKind.NO_ANSWER
+
+
+async def test_undecodable_answer_is_a_hang_up(fake_server: Callable[..., Any]) -> None:
+    # What a node meets at a registry of the other --wire: bytes it cannot
+    # decode, then a closed connection.
+    registry = await fake_server()
+    node = make_node(registry.port)
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+
+            async def garble() -> None:
+                conn = await registry.accept()
+                await conn.receive()
+                await conn.send_raw(b"\x00\x00\x00\x03\xff\xff\xff")
+
+            nursery.start_soon(garble)
+            with pytest.raises(NodeError) as err:
+                await node.run()
+    assert err.value.kind is NodeErrorKind.HUNG_UP
 
 
 async def test_refused_by_a_real_registry_when_full(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from trio_dht.interface.logsink import Aggregator, LogSink, aggregate
+from trio_dht.interface.logsink import AggregatingHandler, Aggregator, LogSink, aggregate
 
 
 class FakeClock:
@@ -153,3 +153,34 @@ def test_close_writes_the_pending_summary() -> None:
         "closed connection from 127.0.0.9:0: idle",
         "closed 2 connections from 127.0.0.9 in the last 3600 seconds: idle",
     ]
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_terminal_handler_aggregates_in_the_callers_thread() -> None:
+    clock = FakeClock()
+    target = Collect()
+    handler = AggregatingHandler(target, 1.0, clock)
+    for port in range(1000, 1100):
+        handler.handle(closed("127.0.0.2", port))
+    # The first of the kind at once, the rest counted, nothing queued.
+    assert texts(target.records) == ["closed connection from 127.0.0.2:1000: malformed input"]
+    clock.now += 1.0
+    handler.handle(record("something else"))
+    assert texts(target.records)[1:] == [
+        "closed 99 connections from 127.0.0.2 in the last second: malformed input",
+        "something else",
+    ]
+    handler.handle(closed("127.0.0.2", 2000))
+    handler.close()
+    # What was still counted is said at the end.
+    assert texts(target.records)[-1] == (
+        "closed 1 connections from 127.0.0.2 in the last second: malformed input"
+    )

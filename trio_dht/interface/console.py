@@ -244,7 +244,8 @@ class CommandReader:
         """One line, or None at end of input."""
         if mode == "readline":
             text = self.prompt()
-            self.screen.prompt = _ReadlinePrompt(text, self._readline)
+            shown = _ReadlinePrompt(text, self._readline)
+            self.screen.prompt = shown
             try:
                 return await trio.to_thread.run_sync(input, text, abandon_on_cancel=True)
             except EOFError:
@@ -252,8 +253,15 @@ class CommandReader:
                 return None
             except (OSError, ValueError):
                 return None
+            except trio.Cancelled:
+                # The program ends while the prompt waits (a signal, the
+                # registry gone): take the prompt off its line, or the
+                # shell's prompt would follow ours on it.
+                shown.hide()
+                raise
             finally:
                 self.screen.prompt = None
+        prompt = None
         if mode == "terminal":
             prompt = _PlainPrompt(self.prompt())
             prompt.show()
@@ -262,6 +270,10 @@ class CommandReader:
             line = await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
         except (OSError, ValueError):
             return None
+        except trio.Cancelled:
+            if prompt is not None:
+                prompt.hide()  # as above
+            raise
         finally:
             self.screen.prompt = None
         return line if line else None

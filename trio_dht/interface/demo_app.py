@@ -214,7 +214,7 @@ class DemoApp:
         try:
             await node.run()
         except NodeError as exc:
-            self._fail(f"error: a node could not join: {exc}", exit_codes.NETWORK)
+            self._fail(f"error: a node could not join: {exc}", exit_codes.NODE_ERROR[exc.kind])
 
     def _node_command(self, port: int) -> list[str]:
         command = [sys.executable, "-m", "trio_dht", "node", f"{HOST}:{port}"]

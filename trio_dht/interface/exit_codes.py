@@ -4,6 +4,10 @@ result from a mistyped command from a registry that is not there."""
 from __future__ import annotations
 
 import signal
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from trio_dht.services.node_errors import NodeErrorKind
 
 OK = 0
 # The run finished but its totals do not add up.
@@ -15,6 +19,19 @@ TIMEOUT = 3
 # The network said no: the registry cannot be reached or refused us, a node
 # could not join, or the registry cannot listen on its port.
 NETWORK = 4
+
+# Why a node could not join -> its status. Every kind is the network's
+# answer (nobody there, a hang-up, a refusal, silence, or no port of our
+# own); the table is total so that a new kind has to choose here.
+NODE_ERROR: Mapping[NodeErrorKind, int] = MappingProxyType(
+    {
+        NodeErrorKind.UNREACHABLE: NETWORK,
+        NodeErrorKind.CANNOT_LISTEN: NETWORK,
+        NodeErrorKind.HUNG_UP: NETWORK,
+        NodeErrorKind.REFUSED: NETWORK,
+        NodeErrorKind.NO_ANSWER: NETWORK,
+    }
+)
 
 # The statuses a shell gives to processes ended by these signals.
 SIGNAL_EXIT: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}

@@ -60,7 +60,7 @@ def console_path(tables: dict[int, tuple[int, ...]], nr: int | None, words: list
     if len(words) != 2:
         raise ValueError("usage: path SRC DST (two node ids)")
     if nr is None or not tables:
-        raise ValueError("no overlay has been set up (run setup-overlay first)")
+        raise ValueError("no overlay is set up now (a join or leave undoes it): run setup-overlay")
     try:
         source, destination = (int(w) for w in words)
     except ValueError:

@@ -20,7 +20,9 @@ up in one row ("... 87 more nodes: 80 sending, 7 relaying").
 
 Rates: the header's is packets delivered per second averaged over the run;
 the ``recv/s`` column is packets delivered to that node per second over the
-last second (its total is the overlay's current delivery rate).
+last second (its total is the overlay's current delivery rate). Once the
+run is over the column is headed ``avg/s`` and holds each node's average
+over the run.
 """
 
 from __future__ import annotations
@@ -224,8 +226,12 @@ class LiveTable:
             padding=(0, 1), expand=False,
         )  # fmt: skip
         for column in columns:
+            header = column.header
+            if column.key == "rate" and snap.phase == "finished":
+                # The run is over: the column now holds each node's average.
+                header = "avg/s"
             table.add_column(
-                column.header, footer=footer[column.key],
+                header, footer=footer[column.key],
                 justify="left" if column.left else "right",
                 width=widths[column.key], no_wrap=True, overflow="crop",
             )  # fmt: skip

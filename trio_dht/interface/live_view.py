@@ -222,7 +222,9 @@ class TrafficView:
     @staticmethod
     def _state(record: Any, reported: set[int]) -> str:
         state = state_name(record.state)
-        if state == "idle" and record.node_id in reported:
+        # After a run that did not end CORRECT the registry calls its nodes
+        # registered (a new setup is due); in the run's table they are done.
+        if state in ("idle", "registered") and record.node_id in reported:
             return "done"
         return state
 

@@ -324,3 +324,34 @@ class LogSink(logging.Handler):
                     self._write(self._dropped_record(self.dropped))
                     self.dropped = 0
         super().close()
+
+
+class AggregatingHandler(logging.Handler):
+    """Aggregation without the thread, for a terminal: the lines go through
+    the Screen (which takes the prompt and the live table out of the way),
+    and that must happen in the thread that logs. A summary line is due
+    when the next record comes or at the end, never lost."""
+
+    def __init__(
+        self,
+        target: logging.Handler,
+        interval: float = DEFAULT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(level=target.level)
+        self.target = target
+        self.formatter = target.formatter
+        self.aggregator = Aggregator(interval, clock)
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:
+        self.formatter = fmt
+        self.target.setFormatter(fmt)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for ready in self.aggregator.offer(record):
+            self.target.handle(ready)
+
+    def close(self) -> None:
+        for summary in self.aggregator.due(float("inf")):
+            self.target.handle(summary)
+        super().close()

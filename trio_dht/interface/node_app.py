@@ -19,7 +19,7 @@ from trio_dht.interface.console import (
 from trio_dht.interface.render import node_counters_table
 from trio_dht.interface.screen import ConsoleObserver, Screen, setup_logging
 from trio_dht.interface.service_config import node_config, node_dialect
-from trio_dht.services.node import MessagingNode, NodeError
+from trio_dht.services.node import MessagingNode, NodeError, NodeErrorKind
 from trio_dht.transport import parse_address
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,6 @@ SIGNAL_LEAVE_TIMEOUT = 1.0
 # With --retry: the pause between attempts to reach the registry.
 RETRY_PAUSE = 0.5
 
-# NodeError texts this program recognises (see the report to the services'
-# owner: a dedicated attribute would be sturdier than the text).
-UNREACHABLE = "cannot reach the registry"
-CLOSED_EARLY = "closed the connection before answering"
-
 
 class NodeApp:
     def __init__(
@@ -71,18 +66,23 @@ class NodeApp:
         dialect = node_dialect(self.args)
         return MessagingNode(self.host, self.port, dialect, self.observer, self.config)
 
-    async def _join(self, nursery: trio.Nursery) -> bool:
+    async def _join(self, nursery: trio.Nursery) -> int:
         """Register, retrying an unreachable registry for --retry seconds.
-        False (after saying why) if it did not work."""
+        0, or (after saying why) the exit status of the failure."""
         deadline = trio.current_time() + self.args.retry
         waiting_said = False
-        while True:
+        # A signal (exit_status set) ends the attempts; it is the news, not
+        # the error the interrupted attempt raised.
+        while not self.exit_status:
             try:
                 await nursery.start(self.node.run)
-                return True
+                return exit_codes.OK
             except NodeError as exc:
+                if self.exit_status:
+                    break
                 text = str(exc)
-                if UNREACHABLE in text and trio.current_time() < deadline:
+                retry = exc.kind is NodeErrorKind.UNREACHABLE
+                if retry and trio.current_time() < deadline:
                     if not waiting_said:
                         self.screen.say(
                             f"The registry is not reachable yet; retrying for up to "
@@ -93,26 +93,28 @@ class NodeApp:
                     await trio.sleep(RETRY_PAUSE)
                     self.node = self._new_node()
                     continue
-                self.screen.error(f"error: {text}{self._hint(text)}")
-                return False
+                self.screen.error(f"error: {text}{self._hint(exc.kind)}")
+                return exit_codes.NODE_ERROR[exc.kind]
+        return self.exit_status
 
-    def _hint(self, text: str) -> str:
-        if CLOSED_EARLY in text:
+    def _hint(self, kind: NodeErrorKind) -> str:
+        if kind is NodeErrorKind.HUNG_UP:
             other = "minichord" if self.args.wire == "cs455" else "cs455"
             return (
                 f". This node speaks --wire {self.args.wire}; if the registry speaks "
                 f"{other}, start the node with --wire {other}."
             )
-        if UNREACHABLE in text and not self.args.retry:
+        if kind is NodeErrorKind.UNREACHABLE and not self.args.retry:
             return ". Is the registry running? --retry SECONDS waits for it."
         return ""
 
     async def main(self) -> int:
         async with trio.open_nursery() as nursery:
             await nursery.start(watch_signals, self._on_signal)
-            if not await self._join(nursery):
+            failed = await self._join(nursery)
+            if failed:
                 nursery.cancel_scope.cancel()
-                return exit_codes.NETWORK
+                return failed
             reader = CommandReader(
                 self.screen, COMMANDS, self._prompt,
                 on_terminal_eof=self._terminal_eof, on_pipe_eof=self._pipe_eof,

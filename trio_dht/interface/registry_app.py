@@ -36,6 +36,7 @@ from trio_dht.interface.options import default_nr
 from trio_dht.interface.render import (
     error_json,
     node_list_table,
+    own_command,
     plain_text,
     routing_tables_table,
     run_details,
@@ -145,8 +146,7 @@ class RegistryApp:
         """Start a run, show its progress, print its result."""
         run = self.registry.start(packets)
         log.debug(
-            "run started: %d packets per node, nodes %s, progress shown %s",
-            packets, list(run.node_ids),
+            "run of nodes %s: progress shown %s", list(run.node_ids),
             "as a live table" if self.display.interactive else "as plain lines",
         )  # fmt: skip
         await self.display.follow(run)
@@ -247,7 +247,7 @@ class RegistryApp:
         wire = "" if self.args.wire == "cs455" else f" --wire {self.args.wire}"
         self.screen.say(
             f"Registry listening on port {port} ({shown}, wire {self.args.wire}). "
-            f"Join with: python -m trio_dht node {self.args.host or '127.0.0.1'}:{port}{wire}"
+            f"Join with: {own_command()} node {self.args.host or '127.0.0.1'}:{port}{wire}"
         )
         if not self.unattended:
             self.screen.say("Type 'help' for the commands.")

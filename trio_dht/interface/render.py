@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shlex
+import sys
 from collections.abc import Iterable
 
 from rich import box
-from rich.console import Console, RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 
 from trio_dht.interface.screen import PIPE_WIDTH
@@ -16,43 +20,56 @@ from trio_dht.services.registry import NodeRecord
 from trio_dht.services.report import RunResult
 
 SUMMARY_COLUMNS = ("node", "sent", "received", "relayed", "sum sent", "sum received")
+UNBOUNDED = 100_000
 
 
-def summary_table(result: RunResult) -> Table:
+def summary_table(result: RunResult) -> RenderableType:
     """SYSTEM.md's summary table: a row per node and a totals row. Numbers
-    are never cut: each number column is as wide as its widest value."""
-    table = Table(box=box.SIMPLE_HEAD, show_footer=True, title="Traffic summary")
-    footers = (
-        "total",
-        f"{result.sent:,}",
-        f"{result.received:,}",
-        f"{result.relayed:,}",
-        f"{result.sum_sent:,}",
-        f"{result.sum_received:,}",
-    )
-    rows: list[tuple[str, ...]] = []
+    are never cut: each number column is as wide as its widest value. When
+    that is wider than the console (big payload sums at 80 columns) it is
+    shown as two tables, the counters and then the payload sums, each with
+    the node column, rather than squeezing a column away."""
+    return _SummaryTable(result)
+
+
+class _SummaryTable:
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        whole = _summary(self.result, SUMMARY_COLUMNS, "Traffic summary")
+        # Measured without the console's limit (a measurement is clamped to it).
+        unbounded = options.update(max_width=UNBOUNDED)
+        if Measurement.get(console, unbounded, whole).minimum <= options.max_width:
+            yield whole
+            return
+        yield _summary(self.result, SUMMARY_COLUMNS[:4], "Traffic summary")
+        yield _summary(self.result, ("node", *SUMMARY_COLUMNS[4:]), "Payload sums")
+
+
+def _summary(result: RunResult, columns: Iterable[str], title: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_footer=True, title=title)
+    numbers = SUMMARY_COLUMNS[1:]
+    total = (result.sent, result.received, result.relayed, result.sum_sent, result.sum_received)
+    footers = {"node": "total"} | {k: f"{v:,}" for k, v in zip(numbers, total, strict=True)}
+    rows: list[dict[str, str]] = []
     for row in result.nodes:
         label = str(row.node_id)
         if row.source != "summary":
             label += " (gone: last progress)" if row.source == "last-progress" else " (gone)"
-        rows.append(
-            (
-                label,
-                f"{row.sent:,}",
-                f"{row.received:,}",
-                f"{row.relayed:,}",
-                f"{row.sum_sent:,}",
-                f"{row.sum_received:,}",
-            )
-        )
-    for k, (name, footer) in enumerate(zip(SUMMARY_COLUMNS, footers, strict=True)):
+        values = (row.sent, row.received, row.relayed, row.sum_sent, row.sum_received)
+        rows.append({"node": label} | {k: f"{v:,}" for k, v in zip(numbers, values, strict=True)})
+    names = list(columns)
+    for name in names:
         if name == "node":
-            table.add_column(name, footer=footer, justify="left", overflow="fold")
+            table.add_column(name, footer=footers[name], justify="left", overflow="fold")
         else:
-            widest = max([len(footer), *(len(r[k]) for r in rows)])
-            table.add_column(name, footer=footer, justify="right", no_wrap=True, min_width=widest)
+            widest = max([len(footers[name]), *(len(r[name]) for r in rows)])
+            table.add_column(
+                name, footer=footers[name], justify="right", no_wrap=True, min_width=widest
+            )
     for cells in rows:
-        table.add_row(*cells)
+        table.add_row(*(cells[name] for name in names))
     return table
 
 
@@ -141,3 +158,17 @@ def plain_text(items: list[RenderableType]) -> str:
 def error_json(message: str) -> str:
     """The JSON document of a program that ended without a result."""
     return json.dumps({"correct": False, "verdict": message, "error": message, "runs": []}) + "\n"
+
+
+def own_command() -> str:
+    """This program as it can be run again from here: the same Python (a
+    bare ``python`` is often one without our dependencies), relative to the
+    current directory when it lies inside it, so a hint can be pasted."""
+    exe = sys.executable or "python"
+    try:
+        relative = os.path.relpath(exe)
+    except ValueError:  # another drive
+        relative = exe
+    if not relative.startswith(os.pardir):
+        exe = relative
+    return f"{shlex.quote(exe)} -m trio_dht"

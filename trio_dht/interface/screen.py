@@ -23,7 +23,7 @@ from typing import Protocol, TextIO
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from trio_dht.interface.logsink import LogSink
+from trio_dht.interface.logsink import AggregatingHandler, LogSink
 from trio_dht.interface.nonblocking_stream import NonBlockingStream, nonblocking
 from trio_dht.services.observer import Observer
 from trio_dht.services.report import RunResult
@@ -180,7 +180,8 @@ def setup_logging(screen: Screen) -> None:
         max(-1, min(screen.verbosity, 2)), logging.DEBUG
     )
     lines = ScreenLogHandler(screen)
-    handler: logging.Handler = lines
+    # A flood of one kind is one line per interval, on a terminal too.
+    handler: logging.Handler = AggregatingHandler(lines)
     if isinstance(screen.err.file, NonBlockingStream):
         # A pipe nobody reads must not stop the service: see logsink.
         handler = LogSink(lines)

@@ -23,6 +23,7 @@ import enum
 import logging
 from collections.abc import Callable
 
+from trio_dht.protocol.debug import debug
 from trio_dht.protocol.errors import LocalProtocolError, RemoteProtocolError
 from trio_dht.protocol.events import (
     Close,
@@ -129,6 +130,8 @@ class NodeCore:
         self._registration_conn = conn
         self.host, self.port = host, port
         self._emit(Send(conn, Registration(host, port)))
+        where = f"{self.registry_host}:{self.registry_port}"
+        self._debug(f"registering at {where} on connection {conn}")
 
     def leave(self) -> None:
         """Deregister (the command ``exit-overlay``)."""
@@ -143,6 +146,10 @@ class NodeCore:
             self._received(event)
         elif isinstance(event, Opened):
             self._conns[event.conn] = (event.role, event.host)
+            if event.role is not ConnRole.REGISTRATION:  # register() says it
+                # Per role and host, aggregated: a peer cannot flood the log.
+                text = f"connection {event.conn} ({event.role.value}) with {event.host} opened"
+                self._debug(text, ("opened", event.role.value, event.host))
         elif isinstance(event, Closed):
             self._closed(event.conn)
         elif isinstance(event, OverlayReady):
@@ -202,6 +209,7 @@ class NodeCore:
             self._control_on_session = True
             if self.model is RegistryModel.UNKNOWN:
                 self.model = RegistryModel.PERSISTENT
+                self._debug("the registry speaks on the registration connection: answering there")
 
     def _obey(self, message: Message, conn: ConnId) -> None:
         if isinstance(message, RegistrationStatus):
@@ -223,6 +231,7 @@ class NodeCore:
             self._progress_interval = message.interval_ms / 1000
             self._last_report = None
             self._emit(ReportProgress(self._progress_interval))
+            self._debug(f"the registry asks for progress every {message.interval_ms} ms")
 
     # --- registration -----------------------------------------------------
 
@@ -244,7 +253,10 @@ class NodeCore:
         self._emit(Left(status, info))
 
     def _closed(self, conn: ConnId) -> None:
-        role, _ = self._conns.pop(conn, (ConnRole.LISTENER, ""))
+        role, host = self._conns.pop(conn, (ConnRole.LISTENER, ""))
+        if host:
+            text = f"connection {conn} ({role.value}) with {host} closed"
+            self._debug(text, ("closed", role.value, host))
         if role is not ConnRole.REGISTRATION:
             return
         if self.phase is NodePhase.GONE:
@@ -281,6 +293,9 @@ class NodeCore:
         self.counters.reset()
         self._last_report = None
         self._emit(InstallOverlay(self.generation, overlay))
+        table = ", ".join(str(e.node_id) for e in overlay.entries)
+        nodes = len(overlay.node_ids)
+        self._debug(f"manifest {self.generation} accepted: {nodes} nodes, table {table}; linking")
 
     def _overlay_ready(self, event: OverlayReady) -> None:
         if event.generation != self.generation or self.phase is not NodePhase.CONNECTING:
@@ -310,6 +325,7 @@ class NodeCore:
             raise RemoteProtocolError(f"a task of {message.packets} packets")
         self.phase = NodePhase.SENDING
         self._emit(Originate(self.generation, message.packets))
+        self._debug(f"task: originating {message.packets:,} packets")
 
     def _origination_done(self, event: OriginationDone) -> None:
         if event.generation != self.generation or self.phase is not NodePhase.SENDING:
@@ -317,6 +333,7 @@ class NodeCore:
         assert self.node_id is not None
         self.phase = NodePhase.RELAYING
         self._to_registry(TaskFinished(self.host, self.port, self.node_id))
+        self._debug("origination done, task finished sent; relaying until asked to report")
         self._progress_due(force=True)
 
     def _summary(self) -> None:
@@ -327,8 +344,8 @@ class NodeCore:
         )
         self._emit(
             Say(
-                f"Traffic summary sent: sent {c.sent}, received {c.received}, "
-                f"relayed {c.relayed}; counters reset."
+                f"Traffic summary sent: sent {c.sent:,}, received {c.received:,}, "
+                f"relayed {c.relayed:,}; counters reset."
             )
         )
         c.reset()
@@ -371,3 +388,8 @@ class NodeCore:
 
     def _emit(self, action: NodeAction) -> None:
         self._actions.append(action)
+
+    def _debug(self, text: str, aggregate: tuple[str, ...] | None = None) -> None:
+        # Nodes may share a process (the demo): each line says whose it is.
+        who = f"node {self.node_id}" if self.node_id is not None else f"{self.host}:{self.port}"
+        self._emit(debug(f"{who}: {text}", aggregate))

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import attrs
 
 from trio_dht.overlay import IdAllocator
+from trio_dht.protocol.debug import debug
 from trio_dht.protocol.events import Close, ConnId, Log, Probe, Say, Send
 from trio_dht.protocol.members import Member, NodeKind
 from trio_dht.protocol.rules import Sender
@@ -127,6 +128,9 @@ class Admission:
             self.closed(victim.conn)
         self.conns[conn] = Conn(conn, host, now)
         self._pending_by_host[host] += 1
+        # Per host, aggregated: a flood of connections is one line a second.
+        text = f"connection {conn} from {host} accepted ({self.pending} pending)"
+        self._emit(debug(text, ("accepted", host)))
 
     def _busy(self, conn: ConnId, why: str) -> None:
         """Said before closing, so a node learns why instead of seeing a bare
@@ -146,6 +150,10 @@ class Admission:
         info = self.conns.pop(conn, None)
         if info is not None and info.node_id is None:
             self._uncount(info)
+            line = f"connection {conn} from {info.host} closed (no node registered on it)"
+            self._emit(debug(line, ("closed", info.host)))
+        elif info is not None:
+            self._emit(debug(f"connection {conn} closed: node {info.node_id}'s registration"))
         return info
 
     def _uncount(self, info: Conn) -> None:
@@ -195,6 +203,9 @@ class Admission:
         if self.rules.probe_registrations:
             info.probing = message
             self._emit(Probe(info.conn, message.host, message.port))
+            text = f"registration on connection {info.conn}: trying {message.host}:{message.port}"
+            key = ("probing", info.host)
+            self._emit(debug(text + " (its listening port) before admitting it", key))
             return
         self._admit(info, message)
 

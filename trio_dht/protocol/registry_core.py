@@ -15,6 +15,7 @@ import logging
 import random
 
 from trio_dht.overlay import IdAllocator
+from trio_dht.protocol.debug import setup_reported
 from trio_dht.protocol.errors import LocalProtocolError, RemoteProtocolError
 from trio_dht.protocol.events import (
     Action,
@@ -40,6 +41,7 @@ from trio_dht.protocol.registry_admission import Admission, Conn
 from trio_dht.protocol.registry_rules import RegistryRules
 from trio_dht.protocol.registry_run import Run, RunPhase, start_refusal
 from trio_dht.protocol.registry_setup import build_manifests, overdue
+from trio_dht.protocol.report import nodes_named
 from trio_dht.protocol.rules import COUNTING, MemberPhase, NeverAccepted, Sender, registry_check
 from trio_dht.wire.messages import (
     PROGRESS_MARKER,
@@ -304,6 +306,7 @@ class RegistryCore:
             self._emit(Say(f"Node {member.node_id} failed to set up its overlay: {message.info}"))
             return
         member.phase = MemberPhase.IDLE
+        self._emit(setup_reported(member, self.members, PROGRESS_MARKER in message.info))
         if PROGRESS_MARKER in message.info and member.kind is not NodeKind.PER_MESSAGE:
             member.progress_capable = True
             interval_ms = max(1, round(self.rules.progress_interval * 1000))
@@ -316,12 +319,10 @@ class RegistryCore:
         late = overdue(self.members.values(), now, self.rules.manifest_timeout)
         if not late:
             return
-        self._emit(
-            Say(
-                f"Node(s) {', '.join(str(m.node_id) for m in late)} did not answer the manifest on "
-                f"their registration connection within {self.rules.manifest_timeout:g} s: "
-                "delivering it by dialling their listening address, and dialling them from now on."
-            )
+        self._say(
+            f"{nodes_named(m.node_id for m in late).capitalize()} did not answer the manifest on "
+            f"their registration connection within {self.rules.manifest_timeout:g} s: "
+            "delivering it by dialling their listening address, and dialling them from now on."
         )
         for member in late:
             member.kind = NodeKind.PER_MESSAGE
@@ -345,7 +346,7 @@ class RegistryCore:
             raise LocalProtocolError(refusal or "no overlay is set up")
         run = Run(
             packets, self.overlay_nr, tuple(sorted(self.members)), self._now,
-            self.rules.timers, self.members, self._ask_summaries, self._say,
+            self.rules.timers, self.members, self._ask_summaries, self._say, log=self._emit,
         )  # fmt: skip
         self.run = run
         for member in self.members.values():

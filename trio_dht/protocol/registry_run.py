@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import attrs
 
+from trio_dht.protocol.debug import asking, debug, run_started
+from trio_dht.protocol.events import Log
 from trio_dht.protocol.members import Member, nodes_phrase
 from trio_dht.protocol.report import NodeTotals, RunResult, nodes_named
 from trio_dht.protocol.rules import MemberPhase
@@ -54,6 +56,10 @@ class RunTimers:
 Speak = Callable[[str], None]
 
 
+def _unlogged(line: Log) -> None:
+    """A run whose owner keeps no log (tests of the run alone)."""
+
+
 @attrs.define(eq=False)
 class Run:
     """A run in progress. The registry core feeds it reports and ticks; it
@@ -82,9 +88,15 @@ class Run:
     no_summary: list[int] = attrs.field(factory=list)
     result: RunResult | None = None
     _named_classic: bool = False
+    # Debug lines (quiescence decisions) for the log, not the console.
+    log: Callable[[Log], None] = _unlogged
+    # The silent nodes a stall decision waits for, to log only changes.
+    _waiting_on: tuple[int, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         self.last_change = self.started
+        classic = sum(not m.progress_capable for m in self.live())
+        self.log(run_started(self.packets, len(self.node_ids), self.nr, classic))
 
     # --- what is live ---------------------------------------------------------
 
@@ -153,6 +165,8 @@ class Run:
         self._name_silent(now)
         if self.phase is RunPhase.SENDING and all(m.node_id in self.finished for m in self.live()):
             self.phase = RunPhase.QUIESCING
+            took = f"{now - self.started:.1f} s"
+            self.log(debug(f"run: every node finished sending after {took}; waiting for quiet"))
         if self.phase is RunPhase.QUIESCING:
             why = self._quiet(now)
             if why:
@@ -169,6 +183,7 @@ class Run:
         if self.phase is RunPhase.SUMMARIZING:
             waiting = [m for m in self.live() if m.phase is MemberPhase.ASKED]
             if not waiting:
+                self.log(debug(f"run: every summary in {now - self.asked_at:.2f} s after asking"))
                 self._end(now)
             elif now - self.asked_at >= self.timers.summary_timeout:
                 self.no_summary = [m.node_id for m in waiting]
@@ -232,7 +247,18 @@ class Run:
         if received >= self.expected and not self.gone:
             return "progress"
         window = max(self.timers.stall_timeout, 2 * self.timers.heartbeat)
-        if any(m.unresponsive or now - m.last_heard >= window for m in live):
+        silent = tuple(m.node_id for m in live if m.unresponsive or now - m.last_heard >= window)
+        if silent != self._waiting_on:
+            self._waiting_on = silent
+            if silent:
+                self.log(
+                    debug(
+                        f"run: {received:,} of {self.expected:,} received; "
+                        f"{nodes_named(silent)} not heard for {window:g} s, so the "
+                        "counters are not judged stalled yet"
+                    )
+                )
+        if silent:
             # Frozen counters prove a loss only while every node is heard
             # from (they heartbeat); a silent node is waited for instead.
             return ""
@@ -250,6 +276,7 @@ class Run:
         self.phase = RunPhase.SUMMARIZING
         self.asked_at = now
         live = [m for m in self.live() if m.phase is not MemberPhase.DONE]
+        self.log(asking(why, now - self.started, len(live)))
         for m in live:
             m.phase = MemberPhase.ASKED
         self.ask(live)

@@ -118,8 +118,8 @@ class RunResult:
             if row.source == "last-progress":
                 lines.append(
                     f"Node {row.node_id} {went} during the run; its row shows its last "
-                    f"progress report (sent {row.sent}, received {row.received}, relayed "
-                    f"{row.relayed}), so its true sent count is at least {row.sent}."
+                    f"progress report (sent {row.sent:,}, received {row.received:,}, relayed "
+                    f"{row.relayed:,}), so its true sent count is at least {row.sent:,}."
                 )
             elif row.source == "none":
                 lines.append(
@@ -127,26 +127,29 @@ class RunResult:
                     "its row is zeros."
                 )
         lines.append(
-            f"Shortfall: {shortfall} = {self.sent} sent (every row) - {self.received} received."
+            f"Shortfall: {shortfall:,} = {self.sent:,} sent (every row) - "
+            f"{self.received:,} received."
         )
         if self.dropped:
             lines.append(
-                f"Of it, {self.dropped} were dropped and counted by surviving nodes whose next "
+                f"Of it, {self.dropped:,} were dropped and counted by surviving nodes whose next "
                 "hop was gone (their dropped counters)."
             )
         rest = shortfall - self.dropped
         if rest > 0 and self.unresponsive:
             lines.append(
-                f"The other {rest} (shortfall - dropped) are held by or queued for "
+                f"The other {rest:,} (shortfall - dropped) are held by or queued for "
                 f"{nodes_named(self.unresponsive)}, which stopped answering: not known to be lost."
             )
         elif rest > 0 and self.gone:
             lines.append(
-                f"The other {rest} (shortfall - dropped) were in flight to, queued in, or held "
+                f"The other {rest:,} (shortfall - dropped) were in flight to, queued in, or held "
                 f"by {nodes_named(self.gone)} when they vanished."
             )
         elif rest > 0:
-            lines.append(f"The other {rest} are unaccounted for: no node vanished to explain them.")
+            lines.append(
+                f"The other {rest:,} are unaccounted for: no node vanished to explain them."
+            )
         return lines
 
     def verdict(self) -> str:

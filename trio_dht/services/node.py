@@ -50,6 +50,7 @@ from trio_dht.services.config import NodeConfig
 from trio_dht.services.connection import Connection
 from trio_dht.services.dialling import Dialler, exchange
 from trio_dht.services.node_data import DataPlane, Peer, reason
+from trio_dht.services.node_errors import NodeError, NodeErrorKind
 from trio_dht.services.node_incoming import IncomingLink
 from trio_dht.services.node_tasks import NodeTasks
 from trio_dht.services.node_texts import address_form_hint
@@ -68,15 +69,11 @@ from trio_dht.wire.messages import DeregistrationStatus, Message
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MessagingNode", "NodeConfig", "NodeError", "Peer"]
+__all__ = ["MessagingNode", "NodeConfig", "NodeError", "NodeErrorKind", "Peer"]
 
 CONTROL_QUEUE = 64
 # An incoming connection silent this long may be closed to make room.
 EVICT_AFTER = 1.0
-
-
-class NodeError(Exception):
-    """The node cannot go on (registry unreachable, registration refused)."""
 
 
 class MessagingNode:
@@ -124,6 +121,8 @@ class MessagingNode:
         self._registered = trio.Event()
         self._left = trio.Event()
         self._refusal = ""
+        # Anything decoded on the registration connection: a refusal, not a hang-up.
+        self._registry_spoke = False
         self._leave_status: DeregistrationStatus | None = None
         self._counters_placeholder = Counters()
 
@@ -170,14 +169,16 @@ class MessagingNode:
             with trio.fail_after(self.config.connect_timeout):
                 stream = await trio.open_tcp_stream(self.registry_host, self.registry_port)
         except (OSError, trio.TooSlowError) as exc:
-            raise NodeError(f"cannot reach the registry at {where}: {reason(exc)}") from None
+            why = f"cannot reach the registry at {where}: {reason(exc)}"
+            raise NodeError(NodeErrorKind.UNREACHABLE, why) from None
         # Register with the address the registry sees us at, and listen on it.
         self.host = local_host(stream)
         try:
             listeners = await trio.open_tcp_listeners(0, host=self.host)
         except OSError as exc:
             await stream.aclose()
-            raise NodeError(f"cannot listen on {self.host}: {reason(exc)}") from None
+            why = f"cannot listen on {self.host}: {reason(exc)}"
+            raise NodeError(NodeErrorKind.CANNOT_LISTEN, why) from None
         self.port = listeners[0].socket.getsockname()[1]
         forced = self.config.per_message_registry
         model = {None: RegistryModel.UNKNOWN, True: RegistryModel.PER_MESSAGE}.get(
@@ -188,6 +189,7 @@ class MessagingNode:
         self.core = core
         self._data = DataPlane(self.dialect, core.counters)
         started = False
+        failure = NodeErrorKind.HUNG_UP
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:
@@ -206,12 +208,15 @@ class MessagingNode:
                     self._feed(Opened(conn, ConnRole.REGISTRATION, core.registry_host))
                     core.register(conn, self.host, self.port)
                     self._carry_out(core.take_actions())
-                    with trio.move_on_after(self.config.connect_timeout):
+                    patience = self.config.connect_timeout
+                    with trio.move_on_after(patience):
                         await self._registered.wait()
                     if core.node_id is None:
-                        self._refusal = self._refusal or (
-                            f"the registry did not answer within {self.config.connect_timeout:g} s"
-                        )
+                        if not self._registered.is_set():
+                            failure = NodeErrorKind.NO_ANSWER
+                            self._refusal = f"the registry did not answer within {patience:g} s"
+                        elif self._registry_spoke:
+                            failure = NodeErrorKind.REFUSED
                         self._scope.cancel()
                     else:
                         task_status.started(self)
@@ -225,7 +230,7 @@ class MessagingNode:
                     await listener.aclose()
         if not started:
             why = self._refusal or "the registry closed the connection before answering"
-            raise NodeError(f"registration failed: {why}")
+            raise NodeError(failure, f"registration failed: {why}")
 
     async def leave(self) -> DeregistrationStatus | None:
         """Deregister, wait for the answer, and stop the node. Returns the
@@ -258,6 +263,7 @@ class MessagingNode:
                 except WireError as exc:
                     io.close(f"the registry sent malformed data: {exc}")
                     return
+                self._registry_spoke = True
                 await self._control_send.send(Received(io.conn, message))
 
         try:
@@ -366,7 +372,8 @@ class MessagingNode:
             elif isinstance(action, Say):
                 self.observer.say(action.text)
             elif isinstance(action, Log):
-                log.log(action.level, "%s", action.text)
+                extra = {} if action.aggregate is None else {"aggregate": action.aggregate}
+                log.log(action.level, "%s", action.text, extra=extra)
         self.observer.changed()
         return installs
 

@@ -139,7 +139,9 @@ class Registry:
 
     def routing_table_rows(self) -> Iterable[tuple[Member, list[Member]]]:
         if self.overlay_nr is None:
-            raise CommandError("no overlay has been set up (run setup-overlay first)")
+            raise CommandError(
+                "no overlay is set up now (a join or leave undoes it): run setup-overlay"
+            )
         return [
             (self.nodes[i], [self.nodes[e] for e in self.tables[i]]) for i in sorted(self.tables)
         ]
