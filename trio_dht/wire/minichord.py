@@ -43,9 +43,13 @@ from trio_dht.wire.dialect import Dialect, Refusal
 from trio_dht.wire.errors import LocalWireError, RemoteWireError
 from trio_dht.wire.framing import FrameLimits
 from trio_dht.wire.messages import (
+    MAX_LOAD_LINKS,
+    MAX_RELAY_BINS,
     Data,
     Deregistration,
     DeregistrationStatus,
+    LinkLoad,
+    LoadReport,
     Message,
     NodeManifest,
     OverlaySetupStatus,
@@ -119,6 +123,11 @@ LARGEST: Mapping[str, Message] = MappingProxyType(
         "reportTrafficSummary": TrafficSummary(-1, UINT32[1], UINT32[1], -1, UINT32[1], -1),
         "progressRequest": ProgressRequest(UINT32[1]),
         "progressReport": ProgressReport(-1, UINT32[1], UINT32[1], UINT32[1], -1, -1, UINT32[1]),
+        "loadReport": LoadReport(
+            127,
+            (LinkLoad(127, UINT32[1]),) * MAX_LOAD_LINKS,
+            (UINT32[1],) * MAX_RELAY_BINS,
+        ),
     }
 )
 
