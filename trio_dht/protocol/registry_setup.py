@@ -48,3 +48,12 @@ def overdue(members: Iterable[Member], now: float, timeout: float) -> list[Membe
         and m.manifest_sent_at is not None
         and now - m.manifest_sent_at >= timeout
     ]
+
+
+def overdue_notice(late: list[Member], timeout: float) -> str:
+    """What the console says about the nodes ``overdue`` found."""
+    return (
+        f"Node(s) {', '.join(str(m.node_id) for m in late)} did not answer the manifest on "
+        f"their registration connection within {timeout:g} s: "
+        "delivering it by dialling their listening address, and dialling them from now on."
+    )
