@@ -174,6 +174,8 @@ class DataPlane:
         me = self.me
         check_loops = self._check_loops
         trace_has = self.dialect.trace_has
+        trace_length = self.dialect.trace_length
+        relays = self.counters.relays  # delivered packets by trace length
         outs: list[list[bytes]] = [[] for _ in self.peers]
         others: list[bytes] = []
         received = relayed = stray = looped = 0
@@ -187,6 +189,7 @@ class DataPlane:
             if destination == me:
                 received += 1
                 sum_received += payload
+                relays[trace_length(body)] += 1
                 continue
             via = hop[destination] if 0 <= destination < ID_SPACE else NO_ROUTE
             if via < 0:
@@ -208,12 +211,15 @@ class DataPlane:
         """Queue each non-empty batch on its peer's writer, awaiting only when
         that queue is full."""
         peers = self.peers
+        links = self.counters.links  # packets per entry, counted per batch
         for k, frames in enumerate(outs):
             if not frames or k >= len(peers):
                 continue
             try:
+                links[k] += len(frames)
                 await peers[k].writer.send_frames(frames)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
+                links[k] -= len(frames)
                 self.counters.dropped += len(frames)
                 peer = peers[k]
                 if not peer.lost:

@@ -157,6 +157,11 @@ class Cs455Dialect(Dialect):
             return None
         return destination, payload
 
+    def trace_length(self, body: bytes) -> int:
+        # data_head checked the count against the body's length, and the
+        # frame limit keeps it at most MAX_TRACE: its int's last byte is it.
+        return body[16]
+
     def trace_has(self, body: bytes, node_id: int) -> bool:
         # The trace is the 4-byte ids after the 17-byte header: search only
         # there, at id boundaries. No parse at all.

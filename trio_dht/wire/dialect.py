@@ -161,6 +161,14 @@ class Dialect(ABC):
         trace: tuple[int, ...] = getattr(self.decode(body), "trace", ())
         return node_id in trace
 
+    def trace_length(self, body: bytes) -> int:
+        """How many relays the trace of ``body`` (a data frame that
+        ``data_head`` just accepted) holds: for a packet delivered here, the
+        relays it took. Dialects override this with a read that does not
+        parse again."""
+        trace: tuple[int, ...] = getattr(self.decode(body), "trace", ())
+        return len(trace)
+
     @abstractmethod
     def relay(self, body: bytes, relay_id: int) -> bytes:
         """The whole frame to forward: ``body`` (a data frame that

@@ -287,6 +287,13 @@ class MinichordDialect(Dialect):
                 return False
         return node_id in proto.nodeData.Trace
 
+    def trace_length(self, body: bytes) -> int:
+        # The parse data_head just made (cached), as trace_has uses it.
+        proto = self._last_proto if body is self._last_body else None
+        if proto is None:
+            proto = parse(body)
+        return len(proto.nodeData.Trace)
+
     def relay(self, body: bytes, relay_id: int) -> bytes:
         if body is self._last_body and self._last_proto is not None:
             proto = self._last_proto
