@@ -19,7 +19,9 @@ from trio_dht.wire.messages import (
     PROGRESS_MARKER,
     LinkLoad,
     LoadReport,
+    NodeManifest,
     OverlaySetupStatus,
+    PeerEntry,
     ProgressReport,
     ProgressRequest,
     TaskFinished,
@@ -82,6 +84,18 @@ def test_no_loads_without_a_progress_request() -> None:
     d.feed(ProgressDue())
     d.from_registry(TrafficSummaryRequest())
     assert not any(isinstance(m, LoadReport) for m in sent_to_registry(d.actions))
+
+
+def test_no_loads_for_a_table_no_trio_dht_registry_builds() -> None:
+    # Eight entries (a foreign registry's table) do not fit a load report:
+    # progress goes on, the loads are left out rather than failing to encode.
+    d = NodeDriver().registered(10)
+    peers = tuple(PeerEntry(11 + k, "127.0.0.1", 4011 + k) for k in range(8))
+    d.set_up(NodeManifest(peers, tuple(range(10, 19))))
+    d.from_registry(ProgressRequest(50))
+    d.from_registry(TaskInitiate(5))
+    d.now = 0.1
+    assert [type(m) for m in sent_to_registry(d.feed(ProgressDue()))] == [ProgressReport]
 
 
 def test_traces_beyond_the_last_bin_share_it() -> None:

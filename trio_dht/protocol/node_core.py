@@ -57,6 +57,7 @@ from trio_dht.protocol.node_events import (
 )
 from trio_dht.protocol.rules import NodePhase, Source, node_check
 from trio_dht.wire.messages import (
+    MAX_LOAD_LINKS,
     PROGRESS_MARKER,
     Deregistration,
     DeregistrationStatus,
@@ -358,7 +359,8 @@ class NodeCore:
         # From the same counters at the same instant, so the registry can
         # hold the loads against the report just before them.
         entries = () if self.overlay is None else tuple(e.node_id for e in self.overlay.entries)
-        self._to_registry(self.counters.load_report(self.node_id, entries))
+        if len(entries) <= MAX_LOAD_LINKS:  # a trio_dht registry's table always fits
+            self._to_registry(self.counters.load_report(self.node_id, entries))
 
     # --- output -------------------------------------------------------------
 
