@@ -66,7 +66,8 @@ async def test_a_whole_run_through_the_proxy_is_recorded_and_exact(
     for s in seen:
         kind = KINDS[type(s.event.message)]
         sent_by_node = kind in ("registration", "overlay_setup_status", "task_finished",
-                                "traffic_summary", "deregistration", "progress_report")  # fmt: skip
+                                "traffic_summary", "deregistration", "progress_report",
+                                "load_report")  # fmt: skip
         assert s.arrow == (CLIENT_TO_TARGET if sent_by_node else TARGET_TO_CLIENT), s
     # The summaries the proxy decoded are the counters the registry printed.
     assert run.result is not None

@@ -73,7 +73,9 @@ async def test_figure_of_a_real_run(
     assert sorted((c.source, c.target) for c in data.chords) == sorted(
         (node, entry) for node, table in tables.items() for entry in table
     )
-    assert not data.link_loads_measured  # nodes do not report per-link counts yet
+    # Drawn without the nodes' measures (test_link_loads_e2e draws with them):
+    # every chord unknown, never zero.
+    assert not data.link_loads_measured and data.unmeasured == data.ids
     # Relays per packet: the exact distribution of this ring, the measured mean
     # from the totals.
     assert data.exact == relay_distribution(ids, nr)
@@ -114,7 +116,11 @@ async def test_measured_link_loads_and_histogram_are_plotted(tmp_path: Path) -> 
     chord_loads = {(c.source, c.target): c.load for c in data.chords}
     assert chord_loads[(first, tables[first][0])] == 40
     assert chord_loads[(first, tables[first][1])] == 7
-    assert sum(load or 0 for load in chord_loads.values()) == 47  # the rest: zero, not unknown
+    # The measured node's chords add up; the other nodes reported nothing:
+    # their chords are unknown, not zero.
+    assert sum(load or 0 for load in chord_loads.values()) == 47
+    assert {load for (source, _), load in chord_loads.items() if source != first} == {None}
+    assert data.unmeasured == tuple(i for i in sorted(ids) if i != first)
     assert data.measured == histogram
     assert "seed 5" in data.title
     assert (tmp_path / "m.png").read_bytes().startswith(PNG_MAGIC)

@@ -20,6 +20,8 @@ from trio_dht.wire.messages import (
     Data,
     Deregistration,
     DeregistrationStatus,
+    LinkLoad,
+    LoadReport,
     Message,
     NodeManifest,
     OverlaySetupStatus,
@@ -121,6 +123,7 @@ def test_every_message_class_is_covered() -> None:
         (Data(1, 2, 3, trace=(4, 5)), 17 + 8),
         (ProgressRequest(100), 5),
         (ProgressReport(1, 2, 3, 4, 5, 6, 7), 37),
+        (LoadReport(1, (LinkLoad(2, 3),), (4, 5)), 1 + 4 + 4 + 8 + 4 + 8),
         (TrafficSummaryRequest(), 1),
         (
             NodeManifest(
@@ -147,6 +150,9 @@ def test_layouts_of_the_specific_fields() -> None:
         ">iBiiiiqqi", 37, 101, 1, 2, 3, 4, 5, 6, 7
     )
     assert DIALECT.encode(ProgressRequest(-1)) == bytes.fromhex("0000000564ffffffff")
+    assert DIALECT.encode(LoadReport(9, (LinkLoad(10, 11), LinkLoad(13, 0)), (6, 7, 8))) == (
+        struct.pack(">iBiiiiiiiiii", 41, 102, 9, 2, 10, 11, 13, 0, 3, 6, 7, 8)
+    )
     assert DIALECT.encode(Registration("::1", 1)) == (
         struct.pack(">iBB", 22, 2, 16) + bytes(15) + b"\x01" + struct.pack(">i", 1)
     )
@@ -222,6 +228,15 @@ STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
         sum_sent=int64,
         sum_received=int64,
         dropped=int32,
+    ),
+    LoadReport: st.builds(
+        LoadReport,
+        node_id=st.integers(0, 127),
+        links=st.lists(
+            st.builds(LinkLoad, node_id=st.integers(0, 127), packets=st.integers(0, INT32_MAX)),
+            max_size=7,
+        ).map(tuple),
+        relays=st.lists(st.integers(0, INT32_MAX), max_size=128).map(tuple),
     ),
 }
 

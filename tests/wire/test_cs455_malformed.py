@@ -55,7 +55,7 @@ ALL_FRAMES: list[tuple[str, bytes]] = [
 ]
 
 
-@pytest.mark.parametrize("type_number", [0, 1, 13, 99, 102, 128, 255])
+@pytest.mark.parametrize("type_number", [0, 1, 13, 99, 103, 128, 255])
 def test_unknown_type(type_number: int) -> None:
     with pytest.raises(WireError, match=f"type {type_number}"):
         DIALECT.decode(bytes((type_number,)) + bytes(40))

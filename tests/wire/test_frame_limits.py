@@ -24,6 +24,8 @@ from trio_dht.wire.messages import (
     Data,
     Deregistration,
     DeregistrationStatus,
+    LinkLoad,
+    LoadReport,
     Message,
     NodeManifest,
     OverlaySetupStatus,
@@ -89,6 +91,15 @@ CS455_LARGEST: dict[int, tuple[bytes, Message]] = {
         CS455.encode(ProgressReport(1, 2, 3, 4, 5, 6, 7))[4:],
         ProgressReport(1, 2, 3, 4, 5, 6, 7),
     ),
+    102: (
+        b"\x66"
+        + INT.pack(127)
+        + INT.pack(7)
+        + (INT.pack(126) + INT.pack(0x7FFFFFFF)) * 7
+        + INT.pack(128)
+        + INT.pack(0x7FFFFFFF) * 128,
+        LoadReport(127, (LinkLoad(126, 0x7FFFFFFF),) * 7, (0x7FFFFFFF,) * 128),
+    ),
 }
 
 
@@ -111,8 +122,8 @@ TYPE_CASES = [
 
 
 def test_every_type_is_covered() -> None:
-    assert len(CS455_LARGEST) == 13
-    assert len(LARGEST) == 13
+    assert len(CS455_LARGEST) == 14
+    assert len(LARGEST) == 14
 
 
 @pytest.mark.parametrize(("dialect", "tag", "limit"), TYPE_CASES)

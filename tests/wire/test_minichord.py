@@ -18,6 +18,8 @@ from trio_dht.wire.messages import (
     Data,
     Deregistration,
     DeregistrationStatus,
+    LinkLoad,
+    LoadReport,
     Message,
     NodeManifest,
     OverlaySetupStatus,
@@ -213,6 +215,14 @@ STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
         sum_received=int64,
         dropped=uint32,
     ),
+    LoadReport: st.builds(
+        LoadReport,
+        node_id=st.integers(0, 127),
+        links=st.lists(
+            st.builds(LinkLoad, node_id=st.integers(0, 127), packets=uint32), max_size=7
+        ).map(tuple),
+        relays=st.lists(uint32, max_size=128).map(tuple),
+    ),
 }
 
 # proto3 leaves zero values off the wire; they must still come back.
@@ -232,6 +242,7 @@ ZERO_MESSAGES: list[Message] = [
     TrafficSummary(0, 0, 0, 0, 0, 0),
     ProgressRequest(0),
     ProgressReport(0, 0, 0, 0, 0, 0, 0),
+    LoadReport(0, (LinkLoad(0, 0),), (0, 0)),
 ]
 
 

@@ -57,8 +57,8 @@ def test_random_bytes_only_raise_wire_error(body: bytes) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"", bytes.fromhex("d80105"), bytes.fromhex("b20600")],
-    ids=["empty", "unknown-varint-field", "unknown-member-102"],
+    [b"", bytes.fromhex("d80105"), bytes.fromhex("ba0600")],
+    ids=["empty", "unknown-varint-field", "unknown-member-103"],
 )
 def test_no_member_set(body: bytes) -> None:
     with pytest.raises(WireError, match="sets no message type"):

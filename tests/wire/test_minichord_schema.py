@@ -30,7 +30,7 @@ _TYPE_NAMES = {
     FieldDescriptor.TYPE_MESSAGE: "message",
 }
 
-# WIRE-MINICHORD.md's tables plus the two trio_dht extensions.
+# WIRE-MINICHORD.md's tables plus the three trio_dht extensions.
 SCHEMA: dict[str, dict[str, tuple[int, str]]] = {
     "MiniChord": {
         "registration": (17, "Registration"),
@@ -46,6 +46,7 @@ SCHEMA: dict[str, dict[str, tuple[int, str]]] = {
         "reportTrafficSummary": (26, "TrafficSummary"),
         "progressRequest": (100, "ProgressRequest"),
         "progressReport": (101, "ProgressReport"),
+        "loadReport": (102, "LoadReport"),
     },
     "Registration": {"Address": (1, "string")},
     "RegistrationResponse": {"Result": (2, "sfixed32"), "Info": (3, "string")},
@@ -85,6 +86,12 @@ SCHEMA: dict[str, dict[str, tuple[int, str]]] = {
         "TotalSent": (5, "sfixed64"),
         "TotalReceived": (6, "sfixed64"),
         "Dropped": (7, "fixed32"),
+    },
+    "LinkLoad": {"Id": (1, "sfixed32"), "Packets": (2, "fixed32")},
+    "LoadReport": {
+        "Id": (1, "sfixed32"),
+        "Links": (2, "repeated LinkLoad"),
+        "Relays": (3, "repeated fixed32"),
     },
 }
 

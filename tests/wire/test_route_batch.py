@@ -44,10 +44,13 @@ def test_route_batch_equals_the_per_packet_methods(wire: str, check_loops: bool)
         bodies = _batch(dialect, rng)
         fused: list[list[bytes]] = [[], [], []]
         generic: list[list[bytes]] = [[], [], []]
-        got = dialect.route_batch(bodies, ME, hop, fused, check_loops)
-        want = Dialect.route_batch(dialect, bodies, ME, hop, generic, check_loops)
+        fused_relays, generic_relays = [0] * 256, [0] * 256
+        got = dialect.route_batch(bodies, ME, hop, fused, check_loops, fused_relays)
+        want = Dialect.route_batch(dialect, bodies, ME, hop, generic, check_loops, generic_relays)
         assert got == want
         assert fused == generic
+        assert fused_relays == generic_relays
+        assert sum(fused_relays) == got.received
         # The batch really exercised every branch.
         assert got.received and got.relayed and got.stray and got.others
         assert bool(got.looped) == check_loops

@@ -16,6 +16,8 @@ from trio_dht.wire.messages import (
     Data,
     Deregistration,
     DeregistrationStatus,
+    LinkLoad,
+    LoadReport,
     Message,
     NodeManifest,
     OverlaySetupStatus,
@@ -120,5 +122,11 @@ CS455_EXTRA_MESSAGES: list[Message] = [
         relayed=0,
         sum_sent=INT64_MAX,
         sum_received=INT64_MIN,
+    ),
+    LoadReport(node_id=0, links=(), relays=()),
+    LoadReport(
+        node_id=127,
+        links=tuple(LinkLoad(k, INT32_MAX - k) for k in range(7)),
+        relays=(0,) * 127 + (INT32_MAX,),
     ),
 ]

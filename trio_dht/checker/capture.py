@@ -16,6 +16,7 @@ from trio_dht.wire.messages import (
     Data,
     Deregistration,
     DeregistrationStatus,
+    LoadReport,
     Message,
     NodeManifest,
     OverlaySetupStatus,
@@ -44,6 +45,7 @@ KINDS: dict[type, str] = {
     TrafficSummary: "traffic_summary",
     ProgressRequest: "progress_request",
     ProgressReport: "progress_report",
+    LoadReport: "load_report",
 }
 # Who sends each message, so a frame names its direction whichever side of
 # the proxy it was seen on.
@@ -153,6 +155,12 @@ def _common_fields(m: Message) -> dict[str, Any]:
             "sum_sent": m.sum_sent,
             "sum_received": m.sum_received,
             "dropped": m.dropped,
+        }
+    if isinstance(m, LoadReport):
+        return {
+            "node_id": m.node_id,
+            "links": [[link.node_id, link.packets] for link in m.links],
+            "relays": list(m.relays),
         }
     return {}  # TrafficSummaryRequest has no fields
 

@@ -18,8 +18,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, seed: bool) -> None:
     parser.add_argument(
         "--figure", metavar="FILE", default=None,
         help="after each run, draw one figure with three panels (the ring with its "
-        "routing-table chords; relays per packet, measured against the exact "
-        "distribution of this ring; load per node) to FILE, .svg or .png; needs "
+        "routing-table chords, width and colour by the packets each node counted on "
+        "that link; relays per packet, the nodes' histogram against the exact "
+        "distribution of this ring; load per node) to FILE, .svg or .png; links and "
+        "histogram of classic peers are marked unknown; needs "
         f"matplotlib: {PLOT_HINT}",
     )  # fmt: skip
     if seed:
@@ -43,15 +45,24 @@ def run_figure_lines(path: str, result: RunResult, seed: int | None = None) -> l
     say so in lines for stderr; a failure is one ``error:`` line, never an
     exception, so a run's verdict is never lost to a figure."""
     ids = [row.node_id for row in result.nodes]
+    # What the nodes measured; a node that reported nothing (a classic peer)
+    # is left out, so its links are drawn as unknown.
+    loads = result.link_loads if result.measures else None
     try:
-        data = write_figure(path, result, ids, result.nr, seed=seed)
+        data = write_figure(path, result, ids, result.nr, loads, result.relay_histogram, seed)
     except (FigureError, OverlayError) as exc:
         return [f"error: no figure: {exc}"]
     exact = f"exact {data.exact_mean} = {float(data.exact_mean):.4f}"
     if data.measured_mean is None:
         return [f"Figure written to {path}: no packet arrived, so no measured mean; {exact}."]
-    measured = f"relays per packet measured {data.measured_mean:.4f} (relayed / received)"
-    return [f"Figure written to {path}: {measured}, {exact}."]
+    measured = f"relays per packet measured {data.measured_mean:.4f} (relayed / received"
+    if data.histogram_mean is not None:
+        measured += f"; the nodes' histogram: {data.histogram_mean:.4f}"
+    lines = [f"Figure written to {path}: {measured}), {exact}."]
+    if data.unmeasured and data.link_loads_measured:
+        # Some nodes measured, some did not (with none, the figure says so).
+        lines.append(f"Link loads unknown for {len(data.unmeasured)} node(s) (classic peers).")
+    return lines
 
 
 def console_path(tables: dict[int, tuple[int, ...]], nr: int | None, words: list[str]) -> list[str]:

@@ -44,7 +44,7 @@ class Chord:
     source: int
     target: int
     load: int | None
-    """Packets carried in the run; None when not measured."""
+    """Packets carried in the run; None when unknown (its node does not report loads)."""
 
 
 @attrs.frozen
@@ -74,10 +74,20 @@ class FigureData:
     received: int
     loads: tuple[NodeLoad, ...]
     """Per node, sorted by id."""
+    unmeasured: tuple[int, ...] = ()
+    """Nodes whose link loads are unknown (classic peers report none)."""
 
     @property
     def link_loads_measured(self) -> bool:
         return any(c.load is not None for c in self.chords)
+
+    @property
+    def histogram_mean(self) -> float | None:
+        """The mean of the measured histogram (None without one)."""
+        packets = sum(self.measured.values()) if self.measured else 0
+        if not self.measured or not packets:
+            return None
+        return sum(k * n for k, n in self.measured.items()) / packets
 
 
 def plot_available() -> bool:
@@ -102,11 +112,15 @@ def figure_data(
     relay_histogram: Mapping[int, int] | None = None,
     seed: int | None = None,
 ) -> FigureData:
-    """The plotted data of one run on the ring ``ids`` with routing tables of ``nr``."""
+    """The plotted data of one run on the ring ``ids`` with routing tables of ``nr``.
+
+    ``link_loads``: (node, entry) -> packets from the nodes that measured
+    them; a node with no key in it is unknown, not idle."""
     ring = tuple(sorted(ids))
     tables = routing_tables(ring, nr)
+    measuring = {node for node, _ in link_loads or {}}
     chords = tuple(
-        Chord(node, entry, None if link_loads is None else link_loads.get((node, entry), 0))
+        Chord(node, entry, (link_loads or {}).get((node, entry), 0) if node in measuring else None)
         for node in ring
         for entry in tables[node]
     )
@@ -135,6 +149,7 @@ def figure_data(
         relayed=result.relayed,
         received=result.received,
         loads=loads,
+        unmeasured=tuple(node for node in ring if node not in measuring),
     )
 
 
@@ -214,10 +229,12 @@ def _draw_ring(fig: Figure, ax: Axes, data: FigureData) -> None:
         )
     if data.link_loads_measured:
         loads = [c.load or 0 for c in data.chords]
+        unknown = [i for i, c in enumerate(data.chords) if c.load is None]
         top = max(max(loads), 1)
         norm = Normalize(0, top)
         cmap = colormaps["plasma_r"]
-        order = sorted(range(len(paths)), key=lambda i: loads[i])  # heavy on top
+        # Heavy on top; chords of unknown load apart, grey and dashed.
+        order = sorted((i for i in range(len(paths)) if i not in unknown), key=lambda i: loads[i])
         # NR * N chords share the disc: thinner lines as the ring fills up.
         thin, span = (0.5, 3.5) if n <= 20 else ((0.3, 1.8) if n <= 48 else (0.15, 1.2))
         collection = PathCollection(
@@ -227,12 +244,17 @@ def _draw_ring(fig: Figure, ax: Axes, data: FigureData) -> None:
             linewidths=[thin + span * loads[i] / top for i in order],
             alpha=0.9 if n <= 20 else 0.75,
         )
+        ax.add_collection(
+            PathCollection([paths[i] for i in unknown], facecolors="none", edgecolors="#777777",
+                           linestyles="dashed", linewidths=2 * thin + 0.3, alpha=0.8)
+        )  # fmt: skip
         fig.colorbar(
             ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, label="packets on the link"
         )
         note = (
             "chords: routing-table entries (each goes clockwise, 1, 2, 4, ... nodes ahead), "
-            "width and colour by packets carried"
+            "width and colour by packets carried\n(counted by each node per batch it forwards)"
+            + (f"; grey dashed: {_unknown(data)}" if unknown else "")
         )
     else:
         collection = PathCollection(
@@ -244,7 +266,7 @@ def _draw_ring(fig: Figure, ax: Axes, data: FigureData) -> None:
         )
         note = (
             "chords: routing-table entries (each goes clockwise, 1, 2, 4, ... nodes ahead);\n"
-            "per-link load not measured (nodes do not report it yet): drawn uniformly"
+            f"drawn uniformly: {_unknown(data)}"
         )
     ax.add_collection(collection)
 
@@ -273,6 +295,16 @@ def _draw_ring(fig: Figure, ax: Axes, data: FigureData) -> None:
     ax.text(0, -1.2, note, ha="center", va="top", fontsize=9, style="italic")
 
 
+def _unknown(data: FigureData) -> str:
+    """Why link loads are unknown: which nodes did not report them."""
+    count = len(data.unmeasured)
+    who = "the nodes" if count == len(data.ids) else (
+        f"node{'s' if count > 1 else ''} {', '.join(map(str, data.unmeasured))}"
+        if count <= 8 else f"{count} nodes"
+    )  # fmt: skip
+    return f"link loads unknown: {who} did not report them (classic peers)"
+
+
 def _circle(radius: float) -> Patch:
     from matplotlib.patches import Circle
 
@@ -289,7 +321,8 @@ def _draw_relays(ax: Axes, data: FigureData) -> None:
         total = sum(data.measured.values())
         measured = [data.measured.get(x, 0) / total for x in xs]
         ax.bar([x - 0.2 for x in xs], exact, width=0.4, label="exact (all source/sink pairs)")
-        ax.bar([x + 0.2 for x in xs], measured, width=0.4, label=f"measured ({total:,} packets)")
+        ax.bar([x + 0.2 for x in xs], measured, width=0.4,
+               label=f"measured by the nodes ({total:,} packets, mean {data.histogram_mean:.4f})")  # fmt: skip
     else:
         ax.bar(xs, exact, width=0.6, color="#4a7fb5", label="exact (all source/sink pairs)")
     ax.axvline(exact_mean, color="#1f3b57", ls="--", lw=1.5,
@@ -314,8 +347,8 @@ def _draw_relays(ax: Axes, data: FigureData) -> None:
     if data.measured is None:
         ax.text(
             0.98, 0.78,
-            "measured per-packet histogram: not measured\n(nodes do not report it yet); "
-            "the measured\nmean comes from the totals",
+            "measured histogram unknown: classic\npeers do not report it; the measured\n"
+            "mean comes from the totals",
             transform=ax.transAxes, va="top", ha="right", fontsize=9, style="italic",
         )  # fmt: skip
     ax.set_ylim(0, max(exact + ([] if not data.measured else measured)) * 1.5)

@@ -7,9 +7,9 @@ import enum
 import attrs
 
 from trio_dht.protocol.events import ConnId
-from trio_dht.protocol.report import NodeTotals
+from trio_dht.protocol.report import NodeMeasures, NodeTotals
 from trio_dht.protocol.rules import MemberPhase
-from trio_dht.wire.messages import ProgressReport, TrafficSummary
+from trio_dht.wire.messages import LoadReport, ProgressReport, TrafficSummary
 
 
 class NodeKind(enum.Enum):
@@ -36,6 +36,8 @@ class Member:
     # It put PROGRESS_MARKER in its setup status and was asked for progress.
     progress_capable: bool = False
     progress: ProgressReport | None = None
+    # Its last accepted load report of the run (None: none, or refused).
+    loads: LoadReport | None = None
     summary: TrafficSummary | None = None
     last_heard: float = 0.0
     manifest_sent_at: float | None = None
@@ -80,6 +82,13 @@ class Member:
                 p.sum_sent, p.sum_received, p.dropped, "last-progress",
             )  # fmt: skip
         return NodeTotals(self.node_id, self.host, self.port, 0, 0, 0, 0, 0, 0, "none")
+
+    def measures(self) -> NodeMeasures | None:
+        """Its link loads and relay counts, or None (unknown)."""
+        if self.loads is None:
+            return None
+        links = tuple((link.node_id, link.packets) for link in self.loads.links)
+        return NodeMeasures(self.node_id, links, self.loads.relays)
 
 
 def nodes_phrase(count: int) -> str:

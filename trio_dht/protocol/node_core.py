@@ -14,7 +14,9 @@ on the registration connection) unless a setting forces it, and from then
 on accepts control only that way and answers the same way.
 
 Counters live here because the summary is a protocol message built from
-them; the service's data path increments them once per batch.
+them; the service's data path increments them once per batch. With the
+progress extension, each progress report is followed by a load report
+(packets per link, relays per delivered packet) of the same counters.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from trio_dht.protocol.node_events import (
 )
 from trio_dht.protocol.rules import NodePhase, Source, node_check
 from trio_dht.wire.messages import (
+    MAX_LOAD_LINKS,
     PROGRESS_MARKER,
     Deregistration,
     DeregistrationStatus,
@@ -338,6 +341,8 @@ class NodeCore:
 
     def _summary(self) -> None:
         assert self.node_id is not None
+        # The final progress and loads first: the summary resets them.
+        self._progress_due(force=True)
         c = self.counters
         self._to_registry(
             TrafficSummary(self.node_id, c.sent, c.relayed, c.sum_sent, c.received, c.sum_received)
@@ -368,6 +373,11 @@ class NodeCore:
         self._to_registry(
             ProgressReport(self.node_id, sent, received, relayed, sum_sent, sum_received, dropped)
         )
+        # From the same counters at the same instant, so the registry can
+        # hold the loads against the report just before them.
+        entries = () if self.overlay is None else tuple(e.node_id for e in self.overlay.entries)
+        if len(entries) <= MAX_LOAD_LINKS:  # a trio_dht registry's table always fits
+            self._to_registry(self.counters.load_report(self.node_id, entries))
 
     # --- output -------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from trio_dht.wire.dialect import Refusal
 from trio_dht.wire.messages import (
     Deregistration,
     DeregistrationStatus,
+    LoadReport,
     Message,
     OverlaySetupStatus,
     ProgressReport,
@@ -379,7 +380,7 @@ def plain_host(host: str) -> str:
 def _named_node(message: Message) -> int | None:
     if isinstance(message, (Deregistration, TaskFinished)):
         return message.node_id
-    if isinstance(message, (TrafficSummary, ProgressReport)):
+    if isinstance(message, (TrafficSummary, ProgressReport, LoadReport)):
         return message.node_id
     if isinstance(message, OverlaySetupStatus):
         return message.status if message.status >= 0 else None

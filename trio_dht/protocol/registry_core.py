@@ -38,14 +38,15 @@ from trio_dht.protocol.events import (
 )
 from trio_dht.protocol.members import Member, NodeKind, nodes_phrase
 from trio_dht.protocol.registry_admission import Admission, Conn
+from trio_dht.protocol.registry_loads import take_load_report
 from trio_dht.protocol.registry_rules import RegistryRules
 from trio_dht.protocol.registry_run import Run, RunPhase, start_refusal
-from trio_dht.protocol.registry_setup import build_manifests, overdue
-from trio_dht.protocol.report import nodes_named
+from trio_dht.protocol.registry_setup import build_manifests, overdue, overdue_notice
 from trio_dht.protocol.rules import COUNTING, MemberPhase, NeverAccepted, Sender, registry_check
 from trio_dht.wire.messages import (
     PROGRESS_MARKER,
     Deregistration,
+    LoadReport,
     Message,
     NodeManifest,
     OverlaySetupStatus,
@@ -177,11 +178,17 @@ class RegistryCore:
             raise AssertionError("rules admit only registration and deregistration from strangers")
         elif isinstance(message, OverlaySetupStatus):
             self._setup_status(member, message, sender)
-        elif isinstance(message, ProgressReport):
+        elif isinstance(message, (ProgressReport, LoadReport)):
             # During its part of a run only: after its summary a node's
             # counters restart from zero.
-            if self.run is not None and member.progress_capable and member.phase in COUNTING:
+            if self.run is None or not member.progress_capable or member.phase not in COUNTING:
+                return
+            if isinstance(message, ProgressReport):
                 self.run.on_progress(member, message, now)
+                return
+            warning = take_load_report(member, message, sender, self._manifests.get(member.node_id))
+            if warning is not None:
+                self._emit(warning)
         elif self.run is None or member.node_id not in self.run.node_ids:
             self._emit(
                 Log(
@@ -319,11 +326,7 @@ class RegistryCore:
         late = overdue(self.members.values(), now, self.rules.manifest_timeout)
         if not late:
             return
-        self._say(
-            f"{nodes_named(m.node_id for m in late).capitalize()} did not answer the manifest on "
-            f"their registration connection within {self.rules.manifest_timeout:g} s: "
-            "delivering it by dialling their listening address, and dialling them from now on."
-        )
+        self._emit(Say(overdue_notice(late, self.rules.manifest_timeout)))
         for member in late:
             member.kind = NodeKind.PER_MESSAGE
             self._deliver(member, self._manifests[member.node_id])
@@ -352,7 +355,7 @@ class RegistryCore:
         for member in self.members.values():
             member.phase = MemberPhase.SENDING
             member.summary = None
-            member.progress = None
+            member.progress = member.loads = None
             member.unresponsive = False
             member.last_heard = self._now
             self._deliver(member, TaskInitiate(packets))

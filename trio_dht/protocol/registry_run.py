@@ -21,7 +21,7 @@ import attrs
 from trio_dht.protocol.debug import asking, debug, run_started
 from trio_dht.protocol.events import Log
 from trio_dht.protocol.members import Member, nodes_phrase
-from trio_dht.protocol.report import NodeTotals, RunResult, nodes_named
+from trio_dht.protocol.report import NodeMeasures, NodeTotals, RunResult, nodes_named
 from trio_dht.protocol.rules import MemberPhase
 from trio_dht.wire.messages import ProgressReport, TrafficSummary
 
@@ -289,10 +289,14 @@ class Run:
 
     def _end(self, now: float) -> None:
         rows: list[NodeTotals] = []
+        measures: list[NodeMeasures] = []
         for node_id in self.node_ids:
             member = self.members.get(node_id) or self.gone.get(node_id)
             if member is not None:
                 rows.append(member.totals())
+                measured = member.measures()
+                if measured is not None:
+                    measures.append(measured)
         self.result = RunResult(
             packets_per_node=self.packets,
             nr=self.nr,
@@ -308,6 +312,7 @@ class Run:
             problems=tuple(self.problems),
             no_summary=tuple(self.no_summary),
             aborted=self.aborted,
+            measures=tuple(measures),
         )
         self.phase = RunPhase.ENDED
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from trio_dht.overlay import OverlayError, routing_tables, validate_nr
 from trio_dht.protocol.errors import LocalProtocolError
 from trio_dht.protocol.members import Member, NodeKind
+from trio_dht.protocol.report import nodes_named
 from trio_dht.protocol.rules import MemberPhase
 from trio_dht.wire.messages import NodeManifest, PeerEntry
 
@@ -48,3 +49,12 @@ def overdue(members: Iterable[Member], now: float, timeout: float) -> list[Membe
         and m.manifest_sent_at is not None
         and now - m.manifest_sent_at >= timeout
     ]
+
+
+def overdue_notice(late: list[Member], timeout: float) -> str:
+    """What the console says about the nodes ``overdue`` found."""
+    return (
+        f"{nodes_named(m.node_id for m in late).capitalize()} did not answer the manifest on "
+        f"their registration connection within {timeout:g} s: "
+        "delivering it by dialling their listening address, and dialling them from now on."
+    )

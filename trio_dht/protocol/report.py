@@ -35,6 +35,18 @@ class NodeTotals:
 
 
 @attrs.frozen
+class NodeMeasures:
+    """What one trio_dht node measured in a run (its last accepted load
+    report): packets it forwarded on each routing-table entry, and
+    ``relays[k]`` = packets delivered to it after k relays."""
+
+    node_id: int
+    links: tuple[tuple[int, int], ...]
+    """(entry id, packets forwarded on it), in table order."""
+    relays: tuple[int, ...]
+
+
+@attrs.frozen
 class RunResult:
     """What the registry learned from one ``start N``."""
 
@@ -63,6 +75,33 @@ class RunResult:
     problems: tuple[str, ...] = ()
     # Ended by the ``abort`` command before it was over.
     aborted: bool = False
+    # The nodes that reported link loads and relays per packet, by id; a
+    # node of the run absent here (a classic peer) is unknown, not zero.
+    measures: tuple[NodeMeasures, ...] = ()
+
+    @property
+    def unmeasured(self) -> tuple[int, ...]:
+        """The nodes whose link loads and relay counts are unknown."""
+        measured = {m.node_id for m in self.measures}
+        return tuple(n.node_id for n in self.nodes if n.node_id not in measured)
+
+    @property
+    def link_loads(self) -> dict[tuple[int, int], int]:
+        """(node, entry) -> packets, for the measured nodes only."""
+        return {(m.node_id, entry): packets for m in self.measures for entry, packets in m.links}
+
+    @property
+    def relay_histogram(self) -> dict[int, int] | None:
+        """Relays -> packets delivered after that many, over every node; None
+        unless every node of the run measured it (a part would mislead)."""
+        if self.unmeasured or not self.measures:
+            return None
+        histogram: dict[int, int] = {}
+        for m in self.measures:
+            for relays, packets in enumerate(m.relays):
+                if packets:
+                    histogram[relays] = histogram.get(relays, 0) + packets
+        return dict(sorted(histogram.items()))
 
     @property
     def sent(self) -> int:

@@ -20,6 +20,7 @@ from trio_dht.wire.messages import (
     Data,
     Deregistration,
     DeregistrationStatus,
+    LoadReport,
     Message,
     NodeManifest,
     OverlaySetupStatus,
@@ -47,6 +48,7 @@ ALL_MESSAGES: tuple[type, ...] = (
     TrafficSummary,
     ProgressRequest,
     ProgressReport,
+    LoadReport,
 )
 
 
@@ -79,8 +81,9 @@ class MemberPhase(enum.Enum):
     DONE = "done"  # summary in
 
 
-# Progress is accepted in every phase (a node's heartbeat may cross the end
-# of a run) and used only during a run from nodes that were asked for it.
+# Progress (and the load report sent with it) is accepted in every phase (a
+# node's heartbeat may cross the end of a run) and used only during a run
+# from nodes that were asked for it.
 class NeverAccepted(RemoteProtocolError):
     """A message type this role never accepts from anyone (a node sending a
     registry's message): the connection it came on is closed, whoever it is."""
@@ -102,7 +105,7 @@ NEVER_TO_REGISTRY: frozenset[type] = frozenset(
 # The phases of a node's part in a run during which its progress counts.
 COUNTING = frozenset({MemberPhase.SENDING, MemberPhase.RELAYING, MemberPhase.ASKED})
 
-_ALWAYS = frozenset({Deregistration, Registration, ProgressReport})
+_ALWAYS = frozenset({Deregistration, Registration, ProgressReport, LoadReport})
 # Registration from a registered node's own connection is answered with a
 # refusal ("already registered"), so it is acceptable as a message.
 REGISTRY_ACCEPTS: Mapping[MemberPhase, frozenset[type]] = MappingProxyType(

@@ -166,7 +166,9 @@ class DataPlane:
         that are not data, and how many data frames had no route here.
         Synchronous on purpose: no checkpoint per packet."""
         outs: list[list[bytes]] = [[] for _ in self.peers]
-        tally = self.dialect.route_batch(bodies, self.me, self.hop, outs, self._check_loops)
+        tally = self.dialect.route_batch(
+            bodies, self.me, self.hop, outs, self._check_loops, self.counters.relays
+        )
         c = self.counters
         c.received += tally.received
         c.sum_received += tally.sum_received
@@ -178,12 +180,15 @@ class DataPlane:
         """Queue each non-empty batch on its peer's writer, awaiting only when
         that queue is full."""
         peers = self.peers
+        links = self.counters.links  # packets per entry, counted per batch
         for k, frames in enumerate(outs):
             if not frames or k >= len(peers):
                 continue
             try:
+                links[k] += len(frames)
                 await peers[k].writer.send_frames(frames)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
+                links[k] -= len(frames)
                 self.counters.dropped += len(frames)
                 peer = peers[k]
                 if not peer.lost:

@@ -157,6 +157,11 @@ class Cs455Dialect(Dialect):
             return None
         return destination, payload
 
+    def trace_length(self, body: bytes) -> int:
+        # data_head checked the count against the body's length, and the
+        # frame limit keeps it at most MAX_TRACE: its int's last byte is it.
+        return body[16]
+
     def trace_has(self, body: bytes, node_id: int) -> bool:
         # The trace is the 4-byte ids after the 17-byte header: search only
         # there, at id boundaries. No parse at all.
@@ -190,8 +195,9 @@ class Cs455Dialect(Dialect):
         hop: list[int],
         outs: list[list[bytes]],
         check_loops: bool,
+        relays: list[int],
     ) -> RouteTally:
-        # The base loop with data_head, trace_has and relay written inline:
+        # The base loop with data_head, trace_length, trace_has and relay inline:
         # three Python calls less per packet, about a fifth of a relay's CPU.
         # Keep it equivalent to those three methods (tests compare them).
         head = self._HEAD.unpack_from
@@ -215,6 +221,7 @@ class Cs455Dialect(Dialect):
             if destination == me:
                 received += 1
                 sum_received += payload
+                relays[count] += 1
                 continue
             via = hop[destination] if 0 <= destination < routes else -1
             if via < 0:

@@ -8,6 +8,8 @@ sees them:
 - 100 ProgressRequest: type, int interval_ms (5 bytes without the length)
 - 101 ProgressReport: type, int node_id, int sent, int received, int relayed,
   long sum_sent, long sum_received, int dropped (37 bytes)
+- 102 LoadReport: type, int node_id, int link count (0..7), per link int id
+  and int packets, int bin count (0..128), one int per bin (at most 581 bytes)
 
 The classic data packet has no hops field: decoding sets ``hops`` to the trace
 length and encoding ignores ``Data.hops``.
@@ -37,11 +39,15 @@ from trio_dht.wire.cs455_variants import (
     encode_manifest,
     encode_task_finished,
 )
-from trio_dht.wire.errors import RemoteWireError
+from trio_dht.wire.errors import LocalWireError, RemoteWireError
 from trio_dht.wire.messages import (
+    MAX_LOAD_LINKS,
+    MAX_RELAY_BINS,
     Data,
     Deregistration,
     DeregistrationStatus,
+    LinkLoad,
+    LoadReport,
     NodeManifest,
     OverlaySetupStatus,
     ProgressReport,
@@ -52,6 +58,7 @@ from trio_dht.wire.messages import (
     TaskInitiate,
     TrafficSummary,
     TrafficSummaryRequest,
+    load_report_problem,
 )
 
 # The longest trace a legitimate data packet carries.
@@ -79,6 +86,7 @@ TYPES: Mapping[int, tuple[type, int]] = MappingProxyType(
         12: (TrafficSummary, 1 + 4 * 4 + 2 * 8),
         100: (ProgressRequest, 1 + 4),
         101: (ProgressReport, 1 + 5 * 4 + 2 * 8),
+        102: (LoadReport, 1 + 4 + 4 + MAX_LOAD_LINKS * 8 + 4 + MAX_RELAY_BINS * 4),
     }
 )
 TYPE_NUMBERS: Mapping[type, int] = MappingProxyType(
@@ -150,6 +158,19 @@ def _encode_progress_report(w: Writer, m: ProgressReport, v: Variant) -> None:
     w.put_int("dropped", m.dropped)
 
 
+def _encode_load_report(w: Writer, m: LoadReport, v: Variant) -> None:
+    problem = load_report_problem(m)
+    if problem is not None:
+        raise LocalWireError(f"LoadReport cannot be sent: {problem}")
+    w.put_int("node_id", m.node_id)
+    w.put_int("link count", len(m.links))
+    for index, link in enumerate(m.links):
+        w.put_int(f"links[{index}].node_id", link.node_id)
+        w.put_int(f"links[{index}].packets", link.packets)
+    w.put_int("bin count", len(m.relays))
+    w.put_ints("relays", m.relays)
+
+
 # Each codec is typed for its own class; the table is keyed by that class.
 ENCODERS: Mapping[type, Callable[[Writer, Any, Variant], None]] = MappingProxyType(
     {
@@ -166,6 +187,7 @@ ENCODERS: Mapping[type, Callable[[Writer, Any, Variant], None]] = MappingProxyTy
         TrafficSummary: _encode_traffic_summary,
         ProgressRequest: _encode_progress_request,
         ProgressReport: _encode_progress_report,
+        LoadReport: _encode_load_report,
     }
 )
 
@@ -257,6 +279,26 @@ def _decode_progress_report(r: Reader) -> Decoded:
     return report, None
 
 
+def _decode_load_report(r: Reader) -> Decoded:
+    node_id = r.read_int("node_id")
+    links: list[LinkLoad] = []
+    count = r.read_int("link count")
+    # Bounded before anything is read: a hostile count allocates nothing.
+    if not 0 <= count <= MAX_LOAD_LINKS:
+        raise r.fail(f"link count {count} outside 0..{MAX_LOAD_LINKS}")
+    for index in range(count):
+        entry = r.read_int(f"links[{index}].node_id")
+        links.append(LinkLoad(entry, r.read_int(f"links[{index}].packets")))
+    bins = r.read_int("bin count")
+    if not 0 <= bins <= MAX_RELAY_BINS:
+        raise r.fail(f"bin count {bins} outside 0..{MAX_RELAY_BINS}")
+    report = LoadReport(node_id, tuple(links), r.read_ints("relays", bins))
+    problem = load_report_problem(report)
+    if problem is not None:
+        raise r.fail(problem)
+    return report, None
+
+
 # Type number -> decoder reading the body after its type byte. The manifest
 # is absent: it needs the whole body to try both layouts (decode_manifest).
 DECODERS: Mapping[int, Callable[[Reader], Decoded]] = MappingProxyType(
@@ -273,5 +315,6 @@ DECODERS: Mapping[int, Callable[[Reader], Decoded]] = MappingProxyType(
         12: _decode_traffic_summary,
         100: _decode_progress_request,
         101: _decode_progress_report,
+        102: _decode_load_report,
     }
 )

@@ -161,6 +161,14 @@ class Dialect(ABC):
         trace: tuple[int, ...] = getattr(self.decode(body), "trace", ())
         return node_id in trace
 
+    def trace_length(self, body: bytes) -> int:
+        """How many relays the trace of ``body`` (a data frame that
+        ``data_head`` just accepted) holds: for a packet delivered here, the
+        relays it took. Dialects override this with a read that does not
+        parse again."""
+        trace: tuple[int, ...] = getattr(self.decode(body), "trace", ())
+        return len(trace)
+
     @abstractmethod
     def relay(self, body: bytes, relay_id: int) -> bytes:
         """The whole frame to forward: ``body`` (a data frame that
@@ -174,9 +182,11 @@ class Dialect(ABC):
         hop: list[int],
         outs: list[list[bytes]],
         check_loops: bool,
+        relays: list[int],
     ) -> RouteTally:
         """Route every data frame of ``bodies`` for node ``me``: a packet for
-        ``me`` is counted as received, any other is relayed (``relay``) onto
+        ``me`` is counted as received (and in ``relays`` at the index of its
+        trace length), any other is relayed (``relay``) onto
         ``outs[hop[destination]]``, unless ``hop`` has no route for it
         (negative: counted as stray) or, with ``check_loops``, its trace
         already holds ``me`` (counted as looped). Bodies that are not data
@@ -188,6 +198,7 @@ class Dialect(ABC):
         data_head = self.data_head
         relay = self.relay
         trace_has = self.trace_has
+        trace_length = self.trace_length
         others: list[bytes] = []
         received = relayed = stray = looped = sum_received = 0
         for body in bodies:
@@ -199,6 +210,7 @@ class Dialect(ABC):
             if destination == me:
                 received += 1
                 sum_received += payload
+                relays[trace_length(body)] += 1
                 continue
             via = hop[destination] if 0 <= destination < len(hop) else -1
             if via < 0:

@@ -167,6 +167,56 @@ class ProgressReport:
     dropped: int = 0
 
 
+# Bounds of a load report. A trio_dht registry builds at most 7 entries
+# (1, 2, 4, ..., 64 positions ahead: NR <= 7 for 128 ids), and a route
+# among 128 ids has at most 126 relays, so bins 0..127 hold every count.
+MAX_LOAD_LINKS = 7
+MAX_RELAY_BINS = 128
+_IDS = 128  # node ids are 0..127
+
+
+@attrs.frozen
+class LinkLoad:
+    """Packets a node forwarded (originated or relayed) on one entry."""
+
+    node_id: int
+    packets: int
+
+
+@attrs.frozen
+class LoadReport:
+    """trio_dht extension, node -> registry, sent right after each
+    ProgressReport from the same counters (not reset): the packets forwarded
+    on each routing-table entry, and ``relays[k]`` = packets delivered to
+    this node after k relays (trailing zero bins left out).
+
+    Lets the registry draw real link loads and a measured relay histogram;
+    sent only to a registry that sent ProgressRequest, like the report."""
+
+    node_id: int
+    links: tuple[LinkLoad, ...]
+    relays: tuple[int, ...]
+
+
+def load_report_problem(report: LoadReport) -> str | None:
+    """What makes ``report`` nonsense on any wire (None if nothing): more
+    entries or bins than any overlay has, ids outside 0..127, negative
+    counts. Both dialects refuse such a report on encode and on decode;
+    whether it fits the sender's table is the registry's question."""
+    if len(report.links) > MAX_LOAD_LINKS:
+        return f"{len(report.links)} links (at most {MAX_LOAD_LINKS})"
+    if len(report.relays) > MAX_RELAY_BINS:
+        return f"{len(report.relays)} relay bins (at most {MAX_RELAY_BINS})"
+    ids = (report.node_id, *(link.node_id for link in report.links))
+    outside = [i for i in ids if not 0 <= i < _IDS]
+    if outside:
+        return f"node id {outside[0]} outside 0..{_IDS - 1}"
+    counts = (*(link.packets for link in report.links), *report.relays)
+    if any(count < 0 for count in counts):
+        return f"a negative count ({min(counts)})"
+    return None
+
+
 Message = (
     Registration
     | RegistrationStatus
@@ -181,6 +231,7 @@ Message = (
     | TrafficSummary
     | ProgressRequest
     | ProgressReport
+    | LoadReport
 )
 
 # The eleven message types of SYSTEM.md, in classic type-number order.
@@ -197,4 +248,4 @@ CORE_MESSAGES: tuple[type, ...] = (
     TrafficSummaryRequest,
     TrafficSummary,
 )
-EXTENSION_MESSAGES: tuple[type, ...] = (ProgressRequest, ProgressReport)
+EXTENSION_MESSAGES: tuple[type, ...] = (ProgressRequest, ProgressReport, LoadReport)

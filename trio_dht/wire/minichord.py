@@ -43,9 +43,13 @@ from trio_dht.wire.dialect import Dialect, Refusal
 from trio_dht.wire.errors import LocalWireError, RemoteWireError
 from trio_dht.wire.framing import FrameLimits
 from trio_dht.wire.messages import (
+    MAX_LOAD_LINKS,
+    MAX_RELAY_BINS,
     Data,
     Deregistration,
     DeregistrationStatus,
+    LinkLoad,
+    LoadReport,
     Message,
     NodeManifest,
     OverlaySetupStatus,
@@ -119,6 +123,11 @@ LARGEST: Mapping[str, Message] = MappingProxyType(
         "reportTrafficSummary": TrafficSummary(-1, UINT32[1], UINT32[1], -1, UINT32[1], -1),
         "progressRequest": ProgressRequest(UINT32[1]),
         "progressReport": ProgressReport(-1, UINT32[1], UINT32[1], UINT32[1], -1, -1, UINT32[1]),
+        "loadReport": LoadReport(
+            127,
+            (LinkLoad(127, UINT32[1]),) * MAX_LOAD_LINKS,
+            (UINT32[1],) * MAX_RELAY_BINS,
+        ),
     }
 )
 
@@ -277,6 +286,13 @@ class MinichordDialect(Dialect):
             except RemoteWireError:
                 return False
         return node_id in proto.nodeData.Trace
+
+    def trace_length(self, body: bytes) -> int:
+        # The parse data_head just made (cached), as trace_has uses it.
+        proto = self._last_proto if body is self._last_body else None
+        if proto is None:
+            proto = parse(body)
+        return len(proto.nodeData.Trace)
 
     def relay(self, body: bytes, relay_id: int) -> bytes:
         if body is self._last_body and self._last_proto is not None:

@@ -14,11 +14,15 @@ from types import MappingProxyType
 from google.protobuf.message import DecodeError
 
 from trio_dht.wire import minichord_pb2 as pb
-from trio_dht.wire.errors import RemoteWireError
+from trio_dht.wire.errors import LocalWireError, RemoteWireError
 from trio_dht.wire.messages import (
+    MAX_LOAD_LINKS,
+    MAX_RELAY_BINS,
     Data,
     Deregistration,
     DeregistrationStatus,
+    LinkLoad,
+    LoadReport,
     Message,
     NodeManifest,
     OverlaySetupStatus,
@@ -31,6 +35,7 @@ from trio_dht.wire.messages import (
     TaskInitiate,
     TrafficSummary,
     TrafficSummaryRequest,
+    load_report_problem,
 )
 from trio_dht.wire.minichord_fields import (
     INT32,
@@ -177,6 +182,25 @@ def _enc_progress_report(m: ProgressReport) -> pb.MiniChord:
     )
 
 
+def _enc_load_report(m: LoadReport) -> pb.MiniChord:
+    problem = load_report_problem(m)
+    if problem is not None:
+        raise LocalWireError(f"LoadReport cannot be sent: {problem}")
+    links = [
+        pb.LinkLoad(
+            Id=check_int(link.node_id, INT32, "LoadReport.links.node_id"),
+            Packets=check_int(link.packets, UINT32, "LoadReport.links.packets"),
+        )
+        for link in m.links
+    ]
+    relays = [check_int(count, UINT32, "LoadReport.relays") for count in m.relays]
+    return _MiniChord(
+        loadReport=pb.LoadReport(
+            Id=check_int(m.node_id, INT32, "LoadReport.node_id"), Links=links, Relays=relays
+        )
+    )
+
+
 ENCODERS: Mapping[type, Callable[..., pb.MiniChord]] = MappingProxyType(
     {
         Registration: _enc_registration,
@@ -192,6 +216,7 @@ ENCODERS: Mapping[type, Callable[..., pb.MiniChord]] = MappingProxyType(
         TrafficSummary: _enc_traffic_summary,
         ProgressRequest: _enc_progress_request,
         ProgressReport: _enc_progress_report,
+        LoadReport: _enc_load_report,
     }
 )
 
@@ -296,6 +321,22 @@ def _dec_progress_report(p: pb.ProgressReport) -> ProgressReport:
     )
 
 
+def _dec_load_report(p: pb.LoadReport) -> LoadReport:
+    # The frame limit bounds the repeated fields; the counts are checked
+    # before building anything from them.
+    if len(p.Links) > MAX_LOAD_LINKS or len(p.Relays) > MAX_RELAY_BINS:
+        raise RemoteWireError(
+            f"LoadReport with {len(p.Links)} links and {len(p.Relays)} relay bins "
+            f"(at most {MAX_LOAD_LINKS} and {MAX_RELAY_BINS})"
+        )
+    links = tuple(LinkLoad(link.Id, link.Packets) for link in p.Links)
+    report = LoadReport(node_id=p.Id, links=links, relays=tuple(p.Relays))
+    problem = load_report_problem(report)
+    if problem is not None:
+        raise RemoteWireError(f"LoadReport: {problem}")
+    return report
+
+
 # Keyed by oneof member name, as MiniChord.WhichOneof("message") returns it.
 DECODERS: Mapping[str, Callable[..., Message]] = MappingProxyType(
     {
@@ -312,6 +353,7 @@ DECODERS: Mapping[str, Callable[..., Message]] = MappingProxyType(
         "reportTrafficSummary": _dec_traffic_summary,
         "progressRequest": _dec_progress_request,
         "progressReport": _dec_progress_report,
+        "loadReport": _dec_load_report,
     }
 )
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtrio_dht/wire/minichord.proto\x12\x12trio_dht.minichord\"\xde\x06\n\tMiniChord\x12\x38\n\x0cregistration\x18\x11 \x01(\x0b\x32 .trio_dht.minichord.RegistrationH\x00\x12H\n\x14registrationResponse\x18\x12 \x01(\x0b\x32(.trio_dht.minichord.RegistrationResponseH\x00\x12<\n\x0e\x64\x65registration\x18\x13 \x01(\x0b\x32\".trio_dht.minichord.DeregistrationH\x00\x12L\n\x16\x64\x65registrationResponse\x18\x14 \x01(\x0b\x32*.trio_dht.minichord.DeregistrationResponseH\x00\x12\x38\n\x0cnodeRegistry\x18\x15 \x01(\x0b\x32 .trio_dht.minichord.NodeRegistryH\x00\x12H\n\x14nodeRegistryResponse\x18\x16 \x01(\x0b\x32(.trio_dht.minichord.NodeRegistryResponseH\x00\x12\x38\n\x0cinitiateTask\x18\x17 \x01(\x0b\x32 .trio_dht.minichord.InitiateTaskH\x00\x12\x30\n\x08nodeData\x18\x0f \x01(\x0b\x32\x1c.trio_dht.minichord.NodeDataH\x00\x12\x38\n\x0ctaskFinished\x18\x18 \x01(\x0b\x32 .trio_dht.minichord.TaskFinishedH\x00\x12J\n\x15requestTrafficSummary\x18\x19 \x01(\x0b\x32).trio_dht.minichord.RequestTrafficSummaryH\x00\x12\x42\n\x14reportTrafficSummary\x18\x1a \x01(\x0b\x32\".trio_dht.minichord.TrafficSummaryH\x00\x12>\n\x0fprogressRequest\x18\x64 \x01(\x0b\x32#.trio_dht.minichord.ProgressRequestH\x00\x12<\n\x0eprogressReport\x18\x65 \x01(\x0b\x32\".trio_dht.minichord.ProgressReportH\x00\x42\t\n\x07message\"\x1f\n\x0cRegistration\x12\x0f\n\x07\x41\x64\x64ress\x18\x01 \x01(\t\"4\n\x14RegistrationResponse\x12\x0e\n\x06Result\x18\x02 \x01(\x0f\x12\x0c\n\x04Info\x18\x03 \x01(\t\"-\n\x0e\x44\x65registration\x12\x0f\n\x07\x41\x64\x64ress\x18\x01 \x01(\t\x12\n\n\x02Id\x18\x02 \x01(\x0f\"6\n\x16\x44\x65registrationResponse\x12\x0e\n\x06Result\x18\x02 \x01(\x0f\x12\x0c\n\x04Info\x18\x03 \x01(\t\"i\n\x0cNodeRegistry\x12\n\n\x02NR\x18\x04 \x01(\x07\x12\x31\n\x05Peers\x18\x05 \x03(\x0b\x32\".trio_dht.minichord.Deregistration\x12\x0b\n\x03Ids\x18\x06 \x03(\x0f\x12\r\n\x05NoIds\x18\x07 \x01(\x07\"4\n\x14NodeRegistryResponse\x12\x0e\n\x06Result\x18\x02 \x01(\x0f\x12\x0c\n\x04Info\x18\x03 \x01(\t\"\x1f\n\x0cInitiateTask\x12\x0f\n\x07Packets\x18\r \x01(\x07\"]\n\x08NodeData\x12\x13\n\x0b\x44\x65stination\x18\x01 \x01(\x0f\x12\x0e\n\x06Source\x18\x02 \x01(\x0f\x12\x0f\n\x07Payload\x18\x03 \x01(\x0f\x12\x0c\n\x04Hops\x18\x04 \x01(\x07\x12\r\n\x05Trace\x18\x05 \x03(\x0f\"+\n\x0cTaskFinished\x12\x0f\n\x07\x41\x64\x64ress\x18\x01 \x01(\t\x12\n\n\x02Id\x18\x02 \x01(\x0f\"\x17\n\x15RequestTrafficSummary\"w\n\x0eTrafficSummary\x12\n\n\x02Id\x18\x02 \x01(\x0f\x12\x0c\n\x04Sent\x18\x0b \x01(\x07\x12\x0f\n\x07Relayed\x18\x0c \x01(\x07\x12\x10\n\x08Received\x18\r \x01(\x07\x12\x11\n\tTotalSent\x18\x0e \x01(\x10\x12\x15\n\rTotalReceived\x18\x0f \x01(\x10\"%\n\x0fProgressRequest\x12\x12\n\nIntervalMs\x18\x01 \x01(\x07\"\x88\x01\n\x0eProgressReport\x12\n\n\x02Id\x18\x01 \x01(\x0f\x12\x0c\n\x04Sent\x18\x02 \x01(\x07\x12\x10\n\x08Received\x18\x03 \x01(\x07\x12\x0f\n\x07Relayed\x18\x04 \x01(\x07\x12\x11\n\tTotalSent\x18\x05 \x01(\x10\x12\x15\n\rTotalReceived\x18\x06 \x01(\x10\x12\x0f\n\x07\x44ropped\x18\x07 \x01(\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtrio_dht/wire/minichord.proto\x12\x12trio_dht.minichord\"\x94\x07\n\tMiniChord\x12\x38\n\x0cregistration\x18\x11 \x01(\x0b\x32 .trio_dht.minichord.RegistrationH\x00\x12H\n\x14registrationResponse\x18\x12 \x01(\x0b\x32(.trio_dht.minichord.RegistrationResponseH\x00\x12<\n\x0e\x64\x65registration\x18\x13 \x01(\x0b\x32\".trio_dht.minichord.DeregistrationH\x00\x12L\n\x16\x64\x65registrationResponse\x18\x14 \x01(\x0b\x32*.trio_dht.minichord.DeregistrationResponseH\x00\x12\x38\n\x0cnodeRegistry\x18\x15 \x01(\x0b\x32 .trio_dht.minichord.NodeRegistryH\x00\x12H\n\x14nodeRegistryResponse\x18\x16 \x01(\x0b\x32(.trio_dht.minichord.NodeRegistryResponseH\x00\x12\x38\n\x0cinitiateTask\x18\x17 \x01(\x0b\x32 .trio_dht.minichord.InitiateTaskH\x00\x12\x30\n\x08nodeData\x18\x0f \x01(\x0b\x32\x1c.trio_dht.minichord.NodeDataH\x00\x12\x38\n\x0ctaskFinished\x18\x18 \x01(\x0b\x32 .trio_dht.minichord.TaskFinishedH\x00\x12J\n\x15requestTrafficSummary\x18\x19 \x01(\x0b\x32).trio_dht.minichord.RequestTrafficSummaryH\x00\x12\x42\n\x14reportTrafficSummary\x18\x1a \x01(\x0b\x32\".trio_dht.minichord.TrafficSummaryH\x00\x12>\n\x0fprogressRequest\x18\x64 \x01(\x0b\x32#.trio_dht.minichord.ProgressRequestH\x00\x12<\n\x0eprogressReport\x18\x65 \x01(\x0b\x32\".trio_dht.minichord.ProgressReportH\x00\x12\x34\n\nloadReport\x18\x66 \x01(\x0b\x32\x1e.trio_dht.minichord.LoadReportH\x00\x42\t\n\x07message\"\x1f\n\x0cRegistration\x12\x0f\n\x07\x41\x64\x64ress\x18\x01 \x01(\t\"4\n\x14RegistrationResponse\x12\x0e\n\x06Result\x18\x02 \x01(\x0f\x12\x0c\n\x04Info\x18\x03 \x01(\t\"-\n\x0e\x44\x65registration\x12\x0f\n\x07\x41\x64\x64ress\x18\x01 \x01(\t\x12\n\n\x02Id\x18\x02 \x01(\x0f\"6\n\x16\x44\x65registrationResponse\x12\x0e\n\x06Result\x18\x02 \x01(\x0f\x12\x0c\n\x04Info\x18\x03 \x01(\t\"i\n\x0cNodeRegistry\x12\n\n\x02NR\x18\x04 \x01(\x07\x12\x31\n\x05Peers\x18\x05 \x03(\x0b\x32\".trio_dht.minichord.Deregistration\x12\x0b\n\x03Ids\x18\x06 \x03(\x0f\x12\r\n\x05NoIds\x18\x07 \x01(\x07\"4\n\x14NodeRegistryResponse\x12\x0e\n\x06Result\x18\x02 \x01(\x0f\x12\x0c\n\x04Info\x18\x03 \x01(\t\"\x1f\n\x0cInitiateTask\x12\x0f\n\x07Packets\x18\r \x01(\x07\"]\n\x08NodeData\x12\x13\n\x0b\x44\x65stination\x18\x01 \x01(\x0f\x12\x0e\n\x06Source\x18\x02 \x01(\x0f\x12\x0f\n\x07Payload\x18\x03 \x01(\x0f\x12\x0c\n\x04Hops\x18\x04 \x01(\x07\x12\r\n\x05Trace\x18\x05 \x03(\x0f\"+\n\x0cTaskFinished\x12\x0f\n\x07\x41\x64\x64ress\x18\x01 \x01(\t\x12\n\n\x02Id\x18\x02 \x01(\x0f\"\x17\n\x15RequestTrafficSummary\"w\n\x0eTrafficSummary\x12\n\n\x02Id\x18\x02 \x01(\x0f\x12\x0c\n\x04Sent\x18\x0b \x01(\x07\x12\x0f\n\x07Relayed\x18\x0c \x01(\x07\x12\x10\n\x08Received\x18\r \x01(\x07\x12\x11\n\tTotalSent\x18\x0e \x01(\x10\x12\x15\n\rTotalReceived\x18\x0f \x01(\x10\"%\n\x0fProgressRequest\x12\x12\n\nIntervalMs\x18\x01 \x01(\x07\"\x88\x01\n\x0eProgressReport\x12\n\n\x02Id\x18\x01 \x01(\x0f\x12\x0c\n\x04Sent\x18\x02 \x01(\x07\x12\x10\n\x08Received\x18\x03 \x01(\x07\x12\x0f\n\x07Relayed\x18\x04 \x01(\x07\x12\x11\n\tTotalSent\x18\x05 \x01(\x10\x12\x15\n\rTotalReceived\x18\x06 \x01(\x10\x12\x0f\n\x07\x44ropped\x18\x07 \x01(\x07\"\'\n\x08LinkLoad\x12\n\n\x02Id\x18\x01 \x01(\x0f\x12\x0f\n\x07Packets\x18\x02 \x01(\x07\"U\n\nLoadReport\x12\n\n\x02Id\x18\x01 \x01(\x0f\x12+\n\x05Links\x18\x02 \x03(\x0b\x32\x1c.trio_dht.minichord.LinkLoad\x12\x0e\n\x06Relays\x18\x03 \x03(\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,31 +32,35 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trio_dht.wire.minichord_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MINICHORD']._serialized_start=54
-  _globals['_MINICHORD']._serialized_end=916
-  _globals['_REGISTRATION']._serialized_start=918
-  _globals['_REGISTRATION']._serialized_end=949
-  _globals['_REGISTRATIONRESPONSE']._serialized_start=951
-  _globals['_REGISTRATIONRESPONSE']._serialized_end=1003
-  _globals['_DEREGISTRATION']._serialized_start=1005
-  _globals['_DEREGISTRATION']._serialized_end=1050
-  _globals['_DEREGISTRATIONRESPONSE']._serialized_start=1052
-  _globals['_DEREGISTRATIONRESPONSE']._serialized_end=1106
-  _globals['_NODEREGISTRY']._serialized_start=1108
-  _globals['_NODEREGISTRY']._serialized_end=1213
-  _globals['_NODEREGISTRYRESPONSE']._serialized_start=1215
-  _globals['_NODEREGISTRYRESPONSE']._serialized_end=1267
-  _globals['_INITIATETASK']._serialized_start=1269
-  _globals['_INITIATETASK']._serialized_end=1300
-  _globals['_NODEDATA']._serialized_start=1302
-  _globals['_NODEDATA']._serialized_end=1395
-  _globals['_TASKFINISHED']._serialized_start=1397
-  _globals['_TASKFINISHED']._serialized_end=1440
-  _globals['_REQUESTTRAFFICSUMMARY']._serialized_start=1442
-  _globals['_REQUESTTRAFFICSUMMARY']._serialized_end=1465
-  _globals['_TRAFFICSUMMARY']._serialized_start=1467
-  _globals['_TRAFFICSUMMARY']._serialized_end=1586
-  _globals['_PROGRESSREQUEST']._serialized_start=1588
-  _globals['_PROGRESSREQUEST']._serialized_end=1625
-  _globals['_PROGRESSREPORT']._serialized_start=1628
-  _globals['_PROGRESSREPORT']._serialized_end=1764
+  _globals['_MINICHORD']._serialized_end=970
+  _globals['_REGISTRATION']._serialized_start=972
+  _globals['_REGISTRATION']._serialized_end=1003
+  _globals['_REGISTRATIONRESPONSE']._serialized_start=1005
+  _globals['_REGISTRATIONRESPONSE']._serialized_end=1057
+  _globals['_DEREGISTRATION']._serialized_start=1059
+  _globals['_DEREGISTRATION']._serialized_end=1104
+  _globals['_DEREGISTRATIONRESPONSE']._serialized_start=1106
+  _globals['_DEREGISTRATIONRESPONSE']._serialized_end=1160
+  _globals['_NODEREGISTRY']._serialized_start=1162
+  _globals['_NODEREGISTRY']._serialized_end=1267
+  _globals['_NODEREGISTRYRESPONSE']._serialized_start=1269
+  _globals['_NODEREGISTRYRESPONSE']._serialized_end=1321
+  _globals['_INITIATETASK']._serialized_start=1323
+  _globals['_INITIATETASK']._serialized_end=1354
+  _globals['_NODEDATA']._serialized_start=1356
+  _globals['_NODEDATA']._serialized_end=1449
+  _globals['_TASKFINISHED']._serialized_start=1451
+  _globals['_TASKFINISHED']._serialized_end=1494
+  _globals['_REQUESTTRAFFICSUMMARY']._serialized_start=1496
+  _globals['_REQUESTTRAFFICSUMMARY']._serialized_end=1519
+  _globals['_TRAFFICSUMMARY']._serialized_start=1521
+  _globals['_TRAFFICSUMMARY']._serialized_end=1640
+  _globals['_PROGRESSREQUEST']._serialized_start=1642
+  _globals['_PROGRESSREQUEST']._serialized_end=1679
+  _globals['_PROGRESSREPORT']._serialized_start=1682
+  _globals['_PROGRESSREPORT']._serialized_end=1818
+  _globals['_LINKLOAD']._serialized_start=1820
+  _globals['_LINKLOAD']._serialized_end=1859
+  _globals['_LOADREPORT']._serialized_start=1861
+  _globals['_LOADREPORT']._serialized_end=1946
 # @@protoc_insertion_point(module_scope)

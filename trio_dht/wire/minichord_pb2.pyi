@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class MiniChord(_message.Message):
-    __slots__ = ("registration", "registrationResponse", "deregistration", "deregistrationResponse", "nodeRegistry", "nodeRegistryResponse", "initiateTask", "nodeData", "taskFinished", "requestTrafficSummary", "reportTrafficSummary", "progressRequest", "progressReport")
+    __slots__ = ("registration", "registrationResponse", "deregistration", "deregistrationResponse", "nodeRegistry", "nodeRegistryResponse", "initiateTask", "nodeData", "taskFinished", "requestTrafficSummary", "reportTrafficSummary", "progressRequest", "progressReport", "loadReport")
     REGISTRATION_FIELD_NUMBER: _ClassVar[int]
     REGISTRATIONRESPONSE_FIELD_NUMBER: _ClassVar[int]
     DEREGISTRATION_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class MiniChord(_message.Message):
     REPORTTRAFFICSUMMARY_FIELD_NUMBER: _ClassVar[int]
     PROGRESSREQUEST_FIELD_NUMBER: _ClassVar[int]
     PROGRESSREPORT_FIELD_NUMBER: _ClassVar[int]
+    LOADREPORT_FIELD_NUMBER: _ClassVar[int]
     registration: Registration
     registrationResponse: RegistrationResponse
     deregistration: Deregistration
@@ -34,7 +35,8 @@ class MiniChord(_message.Message):
     reportTrafficSummary: TrafficSummary
     progressRequest: ProgressRequest
     progressReport: ProgressReport
-    def __init__(self, registration: _Optional[_Union[Registration, _Mapping]] = ..., registrationResponse: _Optional[_Union[RegistrationResponse, _Mapping]] = ..., deregistration: _Optional[_Union[Deregistration, _Mapping]] = ..., deregistrationResponse: _Optional[_Union[DeregistrationResponse, _Mapping]] = ..., nodeRegistry: _Optional[_Union[NodeRegistry, _Mapping]] = ..., nodeRegistryResponse: _Optional[_Union[NodeRegistryResponse, _Mapping]] = ..., initiateTask: _Optional[_Union[InitiateTask, _Mapping]] = ..., nodeData: _Optional[_Union[NodeData, _Mapping]] = ..., taskFinished: _Optional[_Union[TaskFinished, _Mapping]] = ..., requestTrafficSummary: _Optional[_Union[RequestTrafficSummary, _Mapping]] = ..., reportTrafficSummary: _Optional[_Union[TrafficSummary, _Mapping]] = ..., progressRequest: _Optional[_Union[ProgressRequest, _Mapping]] = ..., progressReport: _Optional[_Union[ProgressReport, _Mapping]] = ...) -> None: ...
+    loadReport: LoadReport
+    def __init__(self, registration: _Optional[_Union[Registration, _Mapping]] = ..., registrationResponse: _Optional[_Union[RegistrationResponse, _Mapping]] = ..., deregistration: _Optional[_Union[Deregistration, _Mapping]] = ..., deregistrationResponse: _Optional[_Union[DeregistrationResponse, _Mapping]] = ..., nodeRegistry: _Optional[_Union[NodeRegistry, _Mapping]] = ..., nodeRegistryResponse: _Optional[_Union[NodeRegistryResponse, _Mapping]] = ..., initiateTask: _Optional[_Union[InitiateTask, _Mapping]] = ..., nodeData: _Optional[_Union[NodeData, _Mapping]] = ..., taskFinished: _Optional[_Union[TaskFinished, _Mapping]] = ..., requestTrafficSummary: _Optional[_Union[RequestTrafficSummary, _Mapping]] = ..., reportTrafficSummary: _Optional[_Union[TrafficSummary, _Mapping]] = ..., progressRequest: _Optional[_Union[ProgressRequest, _Mapping]] = ..., progressReport: _Optional[_Union[ProgressReport, _Mapping]] = ..., loadReport: _Optional[_Union[LoadReport, _Mapping]] = ...) -> None: ...
 
 class Registration(_message.Message):
     __slots__ = ("Address",)
@@ -157,3 +159,21 @@ class ProgressReport(_message.Message):
     TotalReceived: int
     Dropped: int
     def __init__(self, Id: _Optional[int] = ..., Sent: _Optional[int] = ..., Received: _Optional[int] = ..., Relayed: _Optional[int] = ..., TotalSent: _Optional[int] = ..., TotalReceived: _Optional[int] = ..., Dropped: _Optional[int] = ...) -> None: ...
+
+class LinkLoad(_message.Message):
+    __slots__ = ("Id", "Packets")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PACKETS_FIELD_NUMBER: _ClassVar[int]
+    Id: int
+    Packets: int
+    def __init__(self, Id: _Optional[int] = ..., Packets: _Optional[int] = ...) -> None: ...
+
+class LoadReport(_message.Message):
+    __slots__ = ("Id", "Links", "Relays")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    RELAYS_FIELD_NUMBER: _ClassVar[int]
+    Id: int
+    Links: _containers.RepeatedCompositeFieldContainer[LinkLoad]
+    Relays: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, Id: _Optional[int] = ..., Links: _Optional[_Iterable[_Union[LinkLoad, _Mapping]]] = ..., Relays: _Optional[_Iterable[int]] = ...) -> None: ...
