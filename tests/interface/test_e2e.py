@@ -89,7 +89,12 @@ def assert_clean(*procs: Proc) -> None:
 
 
 async def cpu_over(proc: Proc, seconds: float) -> float:
+    """CPU time ``proc`` used over ``seconds`` of wall time."""
     before = proc.cpu_seconds()
+    # The measurement window, not a wait for anything: an idle process uses
+    # next to no CPU over any window, a spinning one about all of it, so no
+    # length of the window (a loaded machine stretches it) makes a correct
+    # program fail.
     await trio.sleep(seconds)
     return proc.cpu_seconds() - before
 
@@ -312,7 +317,7 @@ async def test_node_survives_end_of_input(launcher: Launcher, how: str) -> None:
     for node in nodes:
         await closed_stdin(node, how)
     before = [n.cpu_seconds() for n in nodes]
-    await trio.sleep(1.0)
+    await trio.sleep(1.0)  # the measurement window (see cpu_over), not a wait
     for node, cpu in zip(nodes, before, strict=True):
         assert node.running, node.tail()
         used = node.cpu_seconds() - cpu

@@ -7,7 +7,10 @@
 - ``fake_registry()``: a raw listening socket that plays the registry for a
   node under test; ``fake_peer()`` the same for a routing-table entry.
 - ``registry_state(registry)``: a snapshot to prove a refusal changed nothing.
-- ``wait_until(predicate)``: poll a condition (callers bound it with fail_after).
+- ``wait_until(service, predicate)``: wait for a condition on a registry or
+  node built with a WatchingObserver (as the cluster's are), re-checked each
+  time the service reports a change; no polling (callers bound it with
+  fail_after).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import pytest
 import trio
 
 from trio_dht.services.node import MessagingNode, NodeConfig
-from trio_dht.services.observer import Observer
+from trio_dht.services.observer import WatchingObserver
 from trio_dht.services.registry import Registry, RegistryConfig
 from trio_dht.wire import get_dialect
 from trio_dht.wire.messages import Message, Registration, RegistrationStatus
@@ -53,7 +56,7 @@ class Cluster:
         config: NodeConfig | None = None,
     ) -> MessagingNode:
         rng = random.Random(self.seed * 1000 + len(self.nodes)) if self.seed is not None else None
-        node = node_cls(LOCAL, self.port, CS455, Observer(), config, rng)
+        node = node_cls(LOCAL, self.port, CS455, WatchingObserver(), config, rng)
         await self.nursery.start(node.run)
         self.nodes.append(node)
         return node
@@ -87,7 +90,7 @@ async def running_cluster(
     """A registry and ``n_nodes`` registered nodes; ``node_classes`` maps a
     node's index to another class for it."""
     rng = random.Random(seed) if seed is not None else None
-    registry = Registry(CS455, Observer(), config, rng)
+    registry = Registry(CS455, WatchingObserver(), config, rng)
     async with trio.open_nursery() as nursery:
         scope = trio.CancelScope()
         port = await nursery.start(_serve_registry, registry, scope)
@@ -231,9 +234,12 @@ def registry_state(registry: Registry) -> tuple[object, ...]:
     )
 
 
-async def wait_until(predicate: Callable[[], bool], interval: float = 0.005) -> None:
-    while not predicate():
-        await trio.sleep(interval)
+async def wait_until(service: Registry | MessagingNode, predicate: Callable[[], bool]) -> None:
+    """Return once ``predicate()`` holds, checked each time ``service`` tells
+    its observer that something changed."""
+    observer = service.observer
+    assert isinstance(observer, WatchingObserver), "build the service with a WatchingObserver"
+    await observer.wait_until(predicate)
 
 
 # --------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from trio.testing import MockClock
 
 from trio_dht.overlay import next_hop
 from trio_dht.services.node import MessagingNode, NodeConfig
-from trio_dht.services.observer import Observer
+from trio_dht.services.observer import Observer, WatchingObserver
 from trio_dht.services.registry import Registry, RegistryConfig
 from trio_dht.transport import FrameReader
 from trio_dht.wire import Dialect, get_dialect
@@ -161,7 +161,7 @@ class ScriptedNode:
 @pytest.mark.parametrize("wire", DIALECTS)
 async def test_registry_drives_one_message_per_connection_nodes(wire: str) -> None:
     dialect = get_dialect(wire)
-    observer = Observer()
+    observer = WatchingObserver()
     registry = Registry(dialect, observer, RegistryConfig(grace=0.3))
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
@@ -171,8 +171,9 @@ async def test_registry_drives_one_message_per_connection_nodes(wire: str) -> No
                 await nursery.start(node.run)
             # Each closed its connection after registering; the registry must
             # have probed it and kept it, not dropped it.
-            while sum("fresh connection" in line for line in observer.lines) < 5:
-                await trio.sleep(0.01)
+            await observer.wait_until(
+                lambda: sum("fresh connection" in line for line in observer.lines) >= 5
+            )
             assert len(registry.nodes) == 5
             registry.setup_overlay(2)
             await registry.wait_ready()
@@ -207,7 +208,7 @@ async def test_mixed_overlay_with_per_message_peers(wire: str, mock_clock: MockC
     grace period ends only once the overlay is idle, whatever the load."""
     mock_clock.autojump_threshold = 0.01
     dialect = get_dialect(wire)
-    observer = Observer()
+    observer = WatchingObserver()
     registry = Registry(dialect, observer, RegistryConfig(grace=3.0))
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
@@ -221,8 +222,9 @@ async def test_mixed_overlay_with_per_message_peers(wire: str, mock_clock: MockC
             ]
             for node in ours:
                 await nursery.start(node.run)
-            while sum("fresh connection" in line for line in observer.lines) < 3:
-                await trio.sleep(0.01)
+            await observer.wait_until(
+                lambda: sum("fresh connection" in line for line in observer.lines) >= 3
+            )
             registry.setup_overlay(2)
             await registry.wait_ready()
             run = registry.start(100)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 
 from trio_dht.services.node import MessagingNode
-from trio_dht.services.observer import Observer
+from trio_dht.services.observer import WatchingObserver
 from trio_dht.services.registry import Registry, RegistryConfig
 from trio_dht.wire import get_dialect
 
@@ -14,7 +14,7 @@ HOST = "127.0.0.1"
 
 async def test_node_vanishing_mid_run_is_reported_and_next_run_is_exact() -> None:
     dialect = get_dialect("cs455")
-    observer = Observer()
+    observer = WatchingObserver()
     registry = Registry(dialect, observer, RegistryConfig(stall_timeout=0.5))
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
@@ -32,15 +32,17 @@ async def test_node_vanishing_mid_run_is_reported_and_next_run_is_exact() -> Non
             victim_id = victim.node_id
             assert victim_id is not None
             record = registry.nodes[victim_id]
-            # Once the registry has heard of its traffic, so that its row can
-            # show last known counters.
-            while victim.counters.relayed < 2_000 or not (
-                record.progress is not None and record.progress.sent > 0
-            ):
-                await trio.sleep(0.005)
+            # Once the registry has heard of its traffic (sent, and relayed
+            # for others), so that its row can show last known counters.
+            await observer.wait_until(
+                lambda: (
+                    record.progress is not None
+                    and record.progress.sent > 0
+                    and record.progress.relayed >= 2_000
+                )
+            )
             victim.stop()
-            while victim_id in registry.nodes:
-                await trio.sleep(0.005)
+            await observer.wait_until(lambda: victim_id not in registry.nodes)
             # Noticed from its closed connection, not by waiting out the run.
             assert not run.done.is_set(), "the registry must notice before the run ends"
 

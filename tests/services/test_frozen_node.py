@@ -11,7 +11,7 @@ import sys
 import trio
 
 from trio_dht.services.config import RegistryConfig
-from trio_dht.services.observer import Observer
+from trio_dht.services.observer import WatchingObserver
 from trio_dht.services.registry import CommandError, Registry
 from trio_dht.wire import get_dialect
 
@@ -20,7 +20,7 @@ HOST = "127.0.0.1"
 
 async def test_a_frozen_node_is_waited_for_named_and_cannot_poison_the_next_run() -> None:
     config = RegistryConfig(unresponsive_after=2.5, run_timeout=4.0, summary_timeout=2.0)
-    observer = Observer()
+    observer = WatchingObserver()
     registry = Registry(get_dialect("cs455"), observer, config)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with trio.fail_after(60):
@@ -42,11 +42,12 @@ async def test_a_frozen_node_is_waited_for_named_and_cannot_poison_the_next_run(
                 await registry.wait_ready()
                 run = registry.start(400_000)
                 # Once traffic flows everywhere, one node stops dead.
-                while not all(
-                    m.progress is not None and m.progress.relayed > 0
-                    for m in registry.nodes.values()
-                ):
-                    await trio.sleep(0.01)
+                await observer.wait_until(
+                    lambda: all(
+                        m.progress is not None and m.progress.relayed > 0
+                        for m in registry.nodes.values()
+                    )
+                )
                 victim = procs[1]
                 victim.send_signal(signal.SIGSTOP)
                 await run.done.wait()

@@ -9,7 +9,7 @@ import pytest
 import trio
 
 from trio_dht.services.node import MessagingNode, NodeConfig
-from trio_dht.services.observer import Observer
+from trio_dht.services.observer import Observer, WatchingObserver
 from trio_dht.services.registry import Registry, RegistryConfig
 from trio_dht.wire import get_dialect
 from trio_dht.wire.messages import Data
@@ -48,7 +48,9 @@ async def test_a_silent_connection_is_dropped_after_the_idle_timeout(
 async def test_a_trickling_frame_is_dropped_after_the_frame_timeout(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    registry = Registry(DIALECT, Observer(), RegistryConfig(idle_timeout=0.4, frame_timeout=0.4))
+    # Only the frame timeout is short: the time to register (idle_timeout)
+    # is far off, so it cannot be the one that closes the trickler.
+    registry = Registry(DIALECT, Observer(), RegistryConfig(idle_timeout=30, frame_timeout=0.4))
     frame = DIALECT.encode_data(1, 2, 3)  # any frame; it never completes
     with trio.fail_after(5), caplog.at_level(logging.WARNING, logger="trio_dht"):
         async with trio.open_nursery() as nursery:
@@ -61,8 +63,9 @@ async def test_a_trickling_frame_is_dropped_after_the_frame_timeout(
                 closed.set()
 
             nursery.start_soon(watch)
-            # A byte every 0.1 s: each arrives well within the idle timeout,
-            # but the frame as a whole takes far longer than 0.4 s.
+            # A byte every 0.1 s: the frame as a whole takes far longer than
+            # 0.4 s. The sleep is the slow peer under test, not a wait: a
+            # slower machine only stretches the frame further.
             with trio.move_on_after(3):
                 for byte in frame:
                     if closed.is_set():
@@ -83,13 +86,13 @@ async def test_a_trickling_frame_is_dropped_after_the_frame_timeout(
 async def test_unregistered_connections_are_capped_and_newcomers_get_in(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    registry = Registry(DIALECT, Observer(), RegistryConfig(max_pending=5, idle_timeout=30))
+    watcher = WatchingObserver()
+    registry = Registry(DIALECT, watcher, RegistryConfig(max_pending=5, idle_timeout=30))
     with trio.fail_after(10), caplog.at_level(logging.WARNING, logger="trio_dht"):
         async with trio.open_nursery() as nursery:
             port = await nursery.start(registry.serve, HOST, 0)
             idle = [await trio.open_tcp_stream(HOST, port) for _ in range(5)]
-            while registry.core.admission.pending < 5:
-                await trio.sleep(0.01)
+            await watcher.wait_until(lambda: registry.core.admission.pending >= 5)
             # A newcomer at the cap gets in: the stranger that waited longest
             # with nothing to say hears why and is closed to make room.
             node = await nursery.start(MessagingNode(HOST, port, DIALECT).run)
@@ -106,13 +109,13 @@ async def test_unregistered_connections_are_capped_and_newcomers_get_in(
 
 async def test_a_host_over_its_pending_cap_hears_busy(caplog: pytest.LogCaptureFixture) -> None:
     config = RegistryConfig(max_pending_per_host=3, idle_timeout=30)
-    registry = Registry(DIALECT, Observer(), config)
+    watcher = WatchingObserver()
+    registry = Registry(DIALECT, watcher, config)
     with trio.fail_after(10), caplog.at_level(logging.WARNING, logger="trio_dht"):
         async with trio.open_nursery() as nursery:
             port = await nursery.start(registry.serve, HOST, 0)
             held = [await trio.open_tcp_stream(HOST, port) for _ in range(3)]
-            while registry.core.admission.pending < 3:
-                await trio.sleep(0.01)
+            await watcher.wait_until(lambda: registry.core.admission.pending >= 3)
             extra = await trio.open_tcp_stream(HOST, port)
             answer = await extra.receive_some(4096)
             status = DIALECT.decode(answer[4:])
@@ -130,10 +133,11 @@ async def test_a_node_at_its_incoming_limit_makes_room_for_one_that_speaks() -> 
         async with trio.open_nursery() as nursery:
             port = await nursery.start(registry.serve, HOST, 0)
             config = NodeConfig(max_incoming=3)
-            node = await nursery.start(MessagingNode(HOST, port, DIALECT, config=config).run)
+            watcher = WatchingObserver()
+            node = MessagingNode(HOST, port, DIALECT, watcher, config)
+            await nursery.start(node.run)
             held = [await trio.open_tcp_stream(HOST, node.port) for _ in range(3)]
-            while node.incoming < 3:
-                await trio.sleep(0.01)
+            await watcher.wait_until(lambda: node.incoming >= 3)
             # The fourth is not accepted and dropped: it waits in the
             # backlog, and its frame is read once an idle stranger has
             # been closed to make room (the oldest one).

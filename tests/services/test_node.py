@@ -3,6 +3,7 @@ play the registry and its routing-table peers."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ import trio
 from trio_dht.overlay import next_hop
 from trio_dht.services.config import RegistryConfig
 from trio_dht.services.node import MessagingNode, NodeConfig, NodeError, NodeErrorKind
-from trio_dht.services.observer import Observer
+from trio_dht.services.observer import Observer, WatchingObserver
 from trio_dht.wire import get_dialect
 from trio_dht.wire.messages import (
     PROGRESS_MARKER,
@@ -42,7 +43,7 @@ TABLE = (20, 30, 60)  # 1, 2 and 4 positions ahead of 10 on RING
 
 def make_node(port: int) -> MessagingNode:
     config = NodeConfig(connect_timeout=2.0, leave_timeout=2.0)
-    return MessagingNode(LOCAL, port, CS455, Observer(), config, random.Random(455))
+    return MessagingNode(LOCAL, port, CS455, WatchingObserver(), config, random.Random(455))
 
 
 async def free_port() -> int:
@@ -67,7 +68,7 @@ async def registered_node(
         assert registration == Registration(LOCAL, node.port)
         assert node.port != 0 and node.port != registry.port
         await conn.send(RegistrationStatus(node_id, "Registration request successful."))
-        await wait_until(lambda: node.node_id == node_id)
+        await wait_until(node, lambda: node.node_id == node_id)
         yield node, conn
         nursery.cancel_scope.cancel()
     await registry.aclose()
@@ -230,12 +231,15 @@ async def test_refused_by_a_real_registry_when_full(
                 await fake.aclose()
 
 
-async def test_leave_deregisters_and_run_returns(cluster: Callable[..., Any]) -> None:
+async def test_leave_deregisters_and_run_returns(
+    cluster: Callable[..., Any], wait_until: Callable[..., Any]
+) -> None:
     with trio.fail_after(10):
         async with cluster(3) as c:
             node = c.nodes[0]
             node_id = node.node_id
             assert node_id in c.registry.nodes
+            session = c.registry.nodes[node_id].session
             status = await node.leave()
             assert isinstance(status, DeregistrationStatus)
             assert status.status == node_id
@@ -248,8 +252,9 @@ async def test_leave_deregisters_and_run_returns(cluster: Callable[..., Any]) ->
                 n.node_id for n in c.nodes[1:]
             )
             assert any(line.startswith("Deregistration:") for line in node.observer.lines)
-            # It left cleanly: the registry does not report it as lost.
-            await trio.sleep(0.05)
+            # It left cleanly: once the registry has seen its connection
+            # close, it has not reported it as lost.
+            await wait_until(c.registry, lambda: session not in c.registry.core.admission.conns)
             assert not any("disconnected" in line for line in c.registry.observer.lines)
             assert not any("closed the connection" in line for line in node.observer.lines)
 
@@ -268,24 +273,32 @@ async def test_node_stops_when_the_registry_goes_away(cluster: Callable[..., Any
 
 
 async def run_task(conn: Any, peers: dict[int, Any], packets: int) -> list[tuple[int, Data]]:
-    """Have the fake registry start a task; returns what reached each entry
-    (peer id, packet) once the node reported it finished."""
-    got: list[tuple[int, Data]] = []
+    """Have the fake registry start a task; returns the first ``packets``
+    packets that reached the entries (peer id, packet), once the node also
+    reported the task finished. Whether more came is for the caller to
+    check (``nothing_more``)."""
+    send, receive = trio.open_memory_channel[tuple[int, Data]](math.inf)
 
     async def collect(peer_id: int) -> None:
         while True:
-            got.append((peer_id, await peers[peer_id].receive()))
+            send.send_nowait((peer_id, await peers[peer_id].receive()))
 
     async with trio.open_nursery() as nursery:
         for peer_id in peers:
             nursery.start_soon(collect, peer_id)
         await conn.send(TaskInitiate(packets))
         await conn.receive_type(TaskFinished)
-        while len(got) < packets:
-            await trio.sleep(0.005)
-        await trio.sleep(0.05)  # anything extra would show up now
+        got = [await receive.receive() for _ in range(packets)]
         nursery.cancel_scope.cancel()
     return got
+
+
+async def nothing_more(sender: Any, peers: dict[int, Any]) -> None:
+    """Nothing is on its way to any entry: a marker relayed to each one
+    through the node (each link is in order) is the next thing it gets."""
+    for peer_id, peer in peers.items():
+        await sender.send(Data(peer_id, 99, 123_456))
+        assert await peer.receive() == Data(peer_id, 99, 123_456, (ME,))
 
 
 async def test_summary_reports_then_resets_counters(
@@ -295,14 +308,17 @@ async def test_summary_reports_then_resets_counters(
         async with node_in_overlay(fake_server, wait_until) as (node, conn, peers):
             got = await run_task(conn, peers, 50)
             sender = await connect(node.port)
+            c = node.counters
             await sender.send_raw(
                 b"".join(
                     CS455.encode(Data(d, 99, p)) for d, p in ((ME, -5), (ME, 1 << 30), (20, 8))
                 )
             )
-            await peers[20].receive()
-            c = node.counters
-            await wait_until(lambda: c.received == 2)
+            # The node counts each batch as it routes it, before relaying, and
+            # reads a connection in order: once the last packet reached 20,
+            # the two before it are counted. (Nothing of the task is still
+            # queued for 20: it would come first.)
+            assert await peers[20].receive() == Data(20, 99, 8, (ME,))
             assert c.snapshot() == (
                 50, 2, 1, sum(p.payload for _, p in got), (1 << 30) - 5, 0
             )  # fmt: skip
@@ -312,7 +328,8 @@ async def test_summary_reports_then_resets_counters(
                 node_id=ME, sent=50, relayed=1, sum_sent=sum(p.payload for _, p in got),
                 received=2, sum_received=(1 << 30) - 5,
             )  # fmt: skip
-            await wait_until(lambda: c.snapshot() == (0, 0, 0, 0, 0, 0))
+            # Reset as the summary was sent, before it could reach us.
+            assert c.snapshot() == (0, 0, 0, 0, 0, 0)
             # The next run starts from zero.
             got = await run_task(conn, peers, 30)
             await conn.send(TrafficSummaryRequest())
@@ -368,7 +385,7 @@ async def test_routing_delivers_relays_and_appends_the_trace(
                 trace = (*packet.trace, ME)
                 relayed = Data(packet.destination, packet.source, packet.payload, trace)
                 assert relayed in arrived[via]
-            await wait_until(lambda: node.counters.relayed == 6)
+            # Counted as routed, before being relayed: all are counted by now.
             c = node.counters
             assert (c.sent, c.received, c.relayed, c.dropped) == (0, 2, 6, 0)
             assert c.sum_received == 111 + (1 << 31) - 1
@@ -376,7 +393,7 @@ async def test_routing_delivers_relays_and_appends_the_trace(
             # Frame by frame works the same.
             await sender.send(Data(40, 20, 42))
             assert await peers[30].receive() == Data(40, 20, 42, (ME,))
-            await wait_until(lambda: c.relayed == 7)
+            assert c.relayed == 7
             assert c.received == 2
 
             # A packet for a node outside the overlay is never forwarded nor
@@ -421,7 +438,7 @@ async def test_malformed_frame_from_a_peer_closes_only_that_connection(
 
 
 async def test_task_originates_routes_and_reports_finished(
-    fake_server: Callable[..., Any], wait_until: Callable[..., Any]
+    fake_server: Callable[..., Any], connect: Callable[..., Any], wait_until: Callable[..., Any]
 ) -> None:
     total = 600
     with trio.fail_after(5):
@@ -441,6 +458,8 @@ async def test_task_originates_routes_and_reports_finished(
             assert c.sent == total
             assert c.sum_sent == sum(packet.payload for _, packet in got)
             assert (c.received, c.relayed, c.dropped) == (0, 0, 0)
+            # And not one packet more than asked went out.
+            await nothing_more(await connect(node.port), peers)
 
 
 async def test_task_before_the_overlay_originates_nothing(

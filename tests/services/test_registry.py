@@ -276,7 +276,7 @@ async def test_dropped_connection_removes_the_node(
             client = await connect(c.port)
             node_id = (await client.register(port=49000)).status
             await client.aclose()
-            await wait_until(lambda: node_id not in c.registry.nodes)
+            await wait_until(c.registry, lambda: node_id not in c.registry.nodes)
             assert list(c.registry.nodes) == [stay_id]
             assert node_id not in c.registry.core.admission.ids
             lines = [line for line in c.registry.observer.lines if "disconnected" in line]
@@ -297,7 +297,7 @@ async def test_dropped_connection_of_a_real_node_changes_the_overlay(
             victim = c.nodes[1]
             victim.stop()
             await victim.stopped.wait()
-            await wait_until(lambda: victim.node_id not in c.registry.nodes)
+            await wait_until(c.registry, lambda: victim.node_id not in c.registry.nodes)
             assert len(c.registry.nodes) == 2
             assert not c.registry.ready
             assert c.registry.overlay_nr is None
@@ -321,7 +321,19 @@ async def test_setup_with_an_invalid_nr_changes_nothing(
                 c.registry.setup_overlay(nr)
             assert registry_state(c.registry) == before
             assert c.registry.overlay_nr == 2 and c.registry.ready
-            await trio.sleep(0.05)
+            # No manifest went out: set up again with a valid NR and wait for
+            # it; manifests reach each node in order, so one sent for the
+            # refused NR would have been handled first and counted.
+            generations = {n.node_id: n.core.generation for n in c.nodes}
+            c.registry.setup_overlay(2)
+            assert not c.registry.ready
+            await c.registry.wait_ready()
+            assert {n.node_id: n.core.generation for n in c.nodes} == {
+                i: g + 1 for i, g in generations.items()
+            }
+            assert not any(
+                "Refused a manifest" in line for n in c.nodes for line in n.observer.lines
+            )
             assert {n.node_id: [p.node_id for p in n.peers] for n in c.nodes} == tables
 
 
@@ -337,7 +349,10 @@ async def test_setup_with_too_few_nodes(
 
 
 async def test_start_before_ready_is_refused(
-    cluster: Callable[..., Any], connect: Callable[..., Any], registry_state: Callable[..., Any]
+    cluster: Callable[..., Any],
+    connect: Callable[..., Any],
+    registry_state: Callable[..., Any],
+    wait_until: Callable[..., Any],
 ) -> None:
     with trio.fail_after(5):
         async with cluster() as c:
@@ -365,9 +380,14 @@ async def test_start_before_ready_is_refused(
             # Two of three report success: still not ready; a failure is said.
             await clients[0].send(OverlaySetupStatus(ids[0], "fine"))
             await clients[1].send(OverlaySetupStatus(-1, "could not connect"))
-            await trio.sleep(0.05)
+            await wait_until(
+                c.registry,
+                lambda: (
+                    c.registry.nodes[ids[0]].setup_ok
+                    and any("could not connect" in line for line in c.registry.observer.lines)
+                ),
+            )
             assert not c.registry.ready
-            assert any("could not connect" in line for line in c.registry.observer.lines)
             with pytest.raises(CommandError):
                 c.registry.start(10)
             await clients[1].send(OverlaySetupStatus(ids[1], "fine now"))
@@ -412,7 +432,7 @@ async def test_malformed_frame_closes_only_that_connection(
             await bad.send_raw(garbage)
             assert await bad.wait_closed() == []
             # The offender's node is gone, the other one is untouched.
-            await wait_until(lambda: bad_id not in c.registry.nodes)
+            await wait_until(c.registry, lambda: bad_id not in c.registry.nodes)
             assert list(c.registry.nodes) == [good_id]
             # The registry keeps serving: old and new connections alike.
             await good.send(Deregistration(LOCAL, 51000, bad_id))
@@ -447,7 +467,7 @@ async def test_non_registry_message_closes_that_connection(
             rude_id = (await rude.register(port=52001)).status
             await rude.send(message)
             assert await rude.wait_closed() == []
-            await wait_until(lambda: rude_id not in c.registry.nodes)
+            await wait_until(c.registry, lambda: rude_id not in c.registry.nodes)
             assert list(c.registry.nodes) == [good_id]
             unregistered = await connect(c.port)
             await unregistered.send(message)

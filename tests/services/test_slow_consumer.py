@@ -4,9 +4,11 @@ packet delivered once the peer reads again."""
 from __future__ import annotations
 
 import trio
+import trio.testing
 
 from trio_dht.services.node import MessagingNode, NodeConfig
 from trio_dht.services.node_data import ORIGINATE_BATCH
+from trio_dht.services.observer import WatchingObserver
 from trio_dht.transport import FrameReader
 from trio_dht.wire import get_dialect
 from trio_dht.wire.messages import (
@@ -26,12 +28,17 @@ HOST = "127.0.0.1"
 # autotunes up to 4 MiB on loopback), so the producer must stall.
 PACKETS = 600_000
 CAPACITY = 4
+# How long every task must stay blocked before the producer counts as
+# stalled: far longer than the kernel takes to settle loopback buffers, and
+# shorter than the node's slot reaper's period (0.25 s), which wakes it.
+QUIET = 0.1
 
 
 async def test_stalled_peer_bounds_memory_and_resumes_without_loss() -> None:
     dialect = get_dialect("cs455")
     resume = trio.Event()
     delivered = 0
+    all_delivered = trio.Event()
     peer_connected = trio.Event()
 
     async def stalled_peer(stream: trio.SocketStream) -> None:
@@ -41,6 +48,8 @@ async def test_stalled_peer_bounds_memory_and_resumes_without_loss() -> None:
         reader = FrameReader(stream, dialect.framer())
         while bodies := await reader.receive_batch():
             delivered += sum(1 for b in bodies if dialect.data_head(b) is not None)
+            if delivered >= PACKETS:
+                all_delivered.set()
 
     messages: list[object] = []
     got_message = trio.Event()
@@ -75,7 +84,9 @@ async def test_stalled_peer_bounds_memory_and_resumes_without_loss() -> None:
             nursery.start_soon(trio.serve_listeners, registry, reg_listeners)
 
             config = NodeConfig(writer_capacity=CAPACITY)
-            node = await nursery.start(MessagingNode(HOST, reg_port, dialect, config=config).run)
+            watcher = WatchingObserver()
+            node = MessagingNode(HOST, reg_port, dialect, watcher, config)
+            await nursery.start(node.run)
 
             async def tell(message: object) -> None:
                 # Control dialled in from the registry's host, with nothing
@@ -94,29 +105,31 @@ async def test_stalled_peer_bounds_memory_and_resumes_without_loss() -> None:
             # The peer reads nothing: the writer's queue fills and stays
             # bounded, and the originator waits instead of buffering.
             writer = node.peers[0].writer
-            # Wait until the producer has stalled (the kernel buffers took
-            # what they could and the queue is full) ...
-            last = -1
-            while node.counters.sent != last:
-                last = node.counters.sent
-                await trio.sleep(0.2)
-            # ... then it must stay stalled, with the queue at its bound.
-            await trio.sleep(0.3)
-            assert node.counters.sent == last
+            await watcher.wait_until(lambda: node.state == "sending")
+            # Origination runs until it stalls: the kernel buffers took what
+            # they could, the writer task waits for the socket and the
+            # originator for room in the queue. Only then is every task of
+            # this test blocked (an originator with room never blocks: it
+            # just yields between bursts).
+            await trio.testing.wait_all_tasks_blocked(QUIET)
             assert writer.queued() == CAPACITY
+            last = node.counters.sent
             assert node.counters.sent < PACKETS, "the producer must block, not buffer everything"
             # What it produced beyond the bytes in flight is at most the queue
             # plus the burst being handed over.
             assert node.counters.sent <= PACKETS - ORIGINATE_BATCH
 
-            # Still responsive: it answers a progress request at once.
+            # Still responsive: it answers a progress request at once ...
             await tell(ProgressRequest(20))
             await wait_for(ProgressReport)
+            # ... and meanwhile it stayed stalled, with the queue at its bound.
+            assert node.counters.sent == last
+            assert writer.queued() == CAPACITY
+            assert not any(isinstance(m, TaskFinished) for m in messages)
 
             resume.set()
             await wait_for(TaskFinished)
-            while delivered < PACKETS:
-                await trio.sleep(0.01)
+            await all_delivered.wait()
             assert delivered == PACKETS
             assert node.counters.sent == PACKETS
             assert node.counters.dropped == 0

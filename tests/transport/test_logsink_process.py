@@ -26,15 +26,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_listening(port: int) -> None:
-    while True:
-        try:
-            stream = await trio.open_tcp_stream(LOCAL, port)
-        except OSError:
-            await trio.sleep(0.05)  # the registry process is still starting
-            continue
-        await stream.aclose()
-        return
+async def wait_serving(proc: trio.Process) -> None:
+    """Return once the registry listens. It opens its port before it reads
+    its console, so an answer to a command on stdout (its results stream)
+    means it is listening: no polling of the port, no reading of stderr."""
+    assert proc.stdin is not None and proc.stdout is not None
+    await proc.stdin.send_all(b"help\n")
+    assert await proc.stdout.receive_some(), "the registry ended before answering"
 
 
 async def malformed(port: int, count: int) -> None:
@@ -69,13 +67,13 @@ async def test_a_registry_with_an_unread_stderr_keeps_serving() -> None:
     port = free_port()
     proc = await trio.lowlevel.open_process(
         [sys.executable, "-m", "trio_dht", "registry", str(port), "--host", LOCAL],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,  # read once, for the answer to ``help``
         stderr=subprocess.PIPE,  # never read
     )
     try:
         with trio.fail_after(60):
-            await wait_listening(port)
+            await wait_serving(proc)
             async with trio.open_nursery() as nursery:
                 for _ in range(CONCURRENCY):
                     nursery.start_soon(malformed, port, MALFORMED // CONCURRENCY)

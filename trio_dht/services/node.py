@@ -288,6 +288,8 @@ class MessagingNode:
         on_bodies = IncomingLink(
             io, slot, data, self.dialect.decode, self._control_send, self._listener_hosts
         )
+        # ``incoming`` counts this connection now (it shows in live views).
+        self.observer.changed()
         try:
             await io.serve(
                 self.dialect, self.config.max_frame, self.config.frame_timeout, on_bodies,

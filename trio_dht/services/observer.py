@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import trio
+
 from trio_dht.services.report import RunResult
 
 
@@ -27,3 +31,23 @@ class Observer:
     def changed(self) -> None:
         """Counters or node states changed (for live views); cheap, may be
         called often."""
+
+
+class WatchingObserver(Observer):
+    """An Observer that a task can wait on: ``wait_until(condition)`` returns
+    once ``condition()`` holds, checked again each time the service calls
+    ``changed``. The registry calls it after every event it handles; a node
+    after every control event and when it accepts a connection, but not per
+    data packet (its counters move without it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._change = trio.Event()
+
+    def changed(self) -> None:
+        self._change.set()
+        self._change = trio.Event()
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        while not condition():
+            await self._change.wait()
