@@ -91,7 +91,11 @@ STRICT_STDIN = {"PYTHONIOENCODING": "utf-8"}
 
 async def test_undecodable_input_is_an_unknown_command(launcher: Launcher) -> None:
     registry, port = await launcher.registry(env=STRICT_STDIN)
+    mark = registry.mark()
     node = await launcher.node(port, env=STRICT_STDIN)
+    # The registry announces the node on its own schedule (after probing its
+    # port): let that line come first, so it is not taken for an answer.
+    await registry.wait_for(rf"^Registered node {node.node_id} ", since=mark)
     for proc in (registry, node):
         mark = proc.mark()
         await proc.send(b"caf\xe9 \xff")

@@ -30,6 +30,12 @@ LONG_RUN = 300_000
 # the run is under way (the registry's plain progress line comes once a
 # second), so this is the one delay these tests keep.
 MID_RUN = 0.3
+# How long a signalled process may take to exit mid-run: a node waits up to
+# a second (node_app.SIGNAL_LEAVE_TIMEOUT) for its deregistration answer,
+# then closes; the rest is scheduling, and with ten processes relaying flat
+# out on two cores a process can wait that long for the CPU. A hang is what
+# this bound catches, not slowness.
+EXIT_BOUND = 4.0
 
 
 async def ten_ready_nodes(launcher: Launcher) -> tuple[object, list[object], int]:
@@ -90,7 +96,7 @@ async def test_signal_to_a_node_mid_run(launcher: Launcher, signum: int) -> None
     await trio.sleep(MID_RUN)
     node = nodes[5]
     node.signal(signum)
-    with trio.fail_after(1.5):
+    with trio.fail_after(EXIT_BOUND):
         status = await node.wait()
     assert status in (130, 143), node.tail()
     assert not has_traceback(node.output + node.err), node.tail()
@@ -107,7 +113,7 @@ async def test_signal_to_the_registry_mid_run(launcher: Launcher, signum: int) -
     await registry.send(f"start {LONG_RUN}")
     await trio.sleep(MID_RUN)
     registry.signal(signum)
-    with trio.fail_after(1.5):
+    with trio.fail_after(EXIT_BOUND):
         status = await registry.wait()
     assert status in (130, 143), registry.tail()
     assert not has_traceback(registry.output + registry.err), registry.tail()
@@ -122,14 +128,14 @@ async def test_signal_to_the_registry_mid_run(launcher: Launcher, signum: int) -
 @pytest.mark.parametrize("delay", [0.0, 0.05, 0.15])
 async def test_signal_during_start_up(launcher: Launcher, signum: int, delay: float) -> None:
     """At any moment of start-up (importing, connecting, registering) a
-    signal ends the node within a second, without a traceback."""
+    signal ends the node promptly (EXIT_BOUND), without a traceback."""
     _, port = await launcher.registry()
     node = await launcher.node(port, registered=False)
     # The moment of the signal is the parameter under test: every outcome
     # a moment can lead to is accepted below.
     await trio.sleep(delay)
     node.signal(signum)
-    with trio.fail_after(1.5):
+    with trio.fail_after(EXIT_BOUND):
         status = await node.wait()
     # 130/143: our handler ran; -signum: the signal came before Python ran
     # any of our code and its default action ended the process. A SIGINT
@@ -145,7 +151,7 @@ async def test_signal_during_setup(launcher: Launcher) -> None:
     nodes = await launcher.nodes(port, 6)
     await registry.send("setup 3")
     nodes[0].signal(signal.SIGTERM)
-    with trio.fail_after(1.5):
+    with trio.fail_after(EXIT_BOUND):
         assert await nodes[0].wait() == 143
     assert not has_traceback(nodes[0].output + nodes[0].err)
     # The registry stays usable: set up again with the others and run.
