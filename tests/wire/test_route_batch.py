@@ -23,7 +23,11 @@ def _batch(dialect: Dialect, rng: random.Random) -> list[bytes]:
     for _ in range(400):
         destination = rng.choice([*IDS, ME, ME, 5, 127])
         trace = tuple(rng.sample([i for i in IDS if i != destination], rng.randint(0, 4)))
-        frames.append(dialect.encode(Data(destination, rng.choice(IDS), rng.randint(-(2**31), 2**31 - 1), trace)))
+        frames.append(
+            dialect.encode(
+                Data(destination, rng.choice(IDS), rng.randint(-(2**31), 2**31 - 1), trace)
+            )
+        )
     frames.append(dialect.encode(TaskInitiate(5)))
     bodies = dialect.framer().feed(b"".join(frames))
     bodies.append(bodies[0][:-1])  # a data body cut short: not data

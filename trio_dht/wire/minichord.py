@@ -71,6 +71,8 @@ from trio_dht.wire.minichord_codec import (
     frame,
     parse,
 )
+from trio_dht.wire.minichord_data import NODE_DATA_TAG as _NODE_DATA_TAG
+from trio_dht.wire.minichord_data import originate_batch, route_batch
 from trio_dht.wire.minichord_fields import (
     MAX_HOST,
     MAX_TEXT,
@@ -85,12 +87,6 @@ __all__ = ["MinichordDialect", "format_address", "parse_address"]
 _pack_length = LENGTH.pack
 _MiniChord = pb.MiniChord
 _ELLIPSIS = "..."
-
-# First byte of a body whose oneof member is nodeData: the tag of field 15,
-# wire type 2 (length-delimited), i.e. (15 << 3) | 2. Go and protobuf-python
-# both write the single member first, so a data frame always starts with it;
-# checking it lets the data path skip parsing control frames altogether.
-_NODE_DATA_TAG = (15 << 3) | 2
 
 
 # --- frame limits ---------------------------------------------------------------
@@ -332,55 +328,16 @@ class MinichordDialect(Dialect):
         check_loops: bool,
         relays: list[int],
     ) -> RouteTally:
-        # The base loop with data_head, trace_length, trace_has and relay
-        # inline on one parse: the nodeData view is taken once per packet
-        # instead of once per method. Keep it equivalent to those methods
-        # (tests compare them).
-        from_string = _MiniChord.FromString
-        try:
-            needle = me.to_bytes(4, "little", signed=True)
-        except OverflowError:
-            raise LocalWireError(f"relay id {me} does not fit a signed 32-bit integer") from None
-        routes = len(hop)
-        others: list[bytes] = []
-        received = relayed = stray = looped = sum_received = 0
-        for body in bodies:
-            if not body or body[0] != _NODE_DATA_TAG:
-                others.append(body)
-                continue
-            try:
-                proto = from_string(body)
-            except PARSE_ERRORS:
-                others.append(body)
-                continue
-            if not proto.HasField("nodeData"):
-                others.append(body)
-                continue
-            data = proto.nodeData
-            destination = data.Destination
-            if destination == me:
-                received += 1
-                sum_received += data.Payload
-                relays[len(data.Trace)] += 1
-                continue
-            via = hop[destination] if 0 <= destination < routes else -1
-            if via < 0:
-                stray += 1
-                continue
-            trace = data.Trace
-            if check_loops and needle in body and me in trace:
-                looped += 1
-                continue
-            trace.append(me)
-            try:
-                data.Hops += 1
-            except ValueError as exc:
-                raise RemoteWireError(
-                    f"hop count {data.Hops} is already the fixed32 maximum; cannot relay further"
-                ) from exc
-            out: bytes = proto.SerializeToString()
-            outs[via].append(_pack_length(len(out)) + out)
-            relayed += 1
         # The per-packet methods' cache must not outlive a batch routed here.
         self._last_body = self._last_proto = None
-        return RouteTally(received, sum_received, relayed, stray, looped, others)
+        return route_batch(bodies, me, hop, outs, check_loops, relays)
+
+    def originate_batch(
+        self,
+        destinations: list[int],
+        payloads: tuple[int, ...],
+        me: int,
+        hop: list[int],
+        outs: list[list[bytes]],
+    ) -> None:
+        originate_batch(self._scratch, destinations, payloads, me, hop, outs)
