@@ -333,12 +333,15 @@ def _draw_relays(ax: Axes, data: FigureData) -> None:
             label=f"measured mean {data.measured_mean:.4f}\n"
             f"(relayed / received = {data.relayed:,} / {data.received:,})",
         )  # fmt: skip
-    ax.set_xticks(xs)
+    # Past a dozen bins the fractions and every tick label would overlap:
+    # then every fifth tick and no fractions (the means say it all).
+    crowded = len(xs) > 12
+    ax.set_xticks([x for x in xs if x % 5 == 0] if crowded else xs)
     ax.set_xlabel("relays per packet (nodes between source and sink)")
     ax.set_ylabel("fraction of packets")
     ax.set_title("Relays per packet: measured against exact", fontsize=12)
     for x, p in zip(xs, exact, strict=True):
-        if p:
+        if p and not crowded:
             ax.annotate(
                 _fraction(data.exact.get(x, Fraction(0))), (x - (0.2 if data.measured else 0), p),
                 xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8,
