@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from trio_dht.protocol.events import Close, Closed, ConnRole, Dial, Log, Opened, Received, Send
-from trio_dht.protocol.node_core import NodeCore, RegistryModel
+from trio_dht.protocol.node_core import NodeCore
 from trio_dht.protocol.node_events import (
     InstallOverlay,
     Left,
@@ -16,6 +16,7 @@ from trio_dht.protocol.node_events import (
     OriginationDone,
     OverlayReady,
     Registered,
+    RegistryModel,
 )
 from trio_dht.protocol.rules import NodePhase
 from trio_dht.wire import get_dialect

@@ -126,7 +126,9 @@ def _chosen(argv: Sequence[str] | None) -> str | None:
     return None
 
 
-def build_parser(argv: Sequence[str] | None = None, *, every: bool = False) -> argparse.ArgumentParser:
+def build_parser(
+    argv: Sequence[str] | None = None, *, every: bool = False
+) -> argparse.ArgumentParser:
     """The parser for ``argv``: the subcommand it names in full, the others
     as a line of help each. ``every`` (or a command line naming none, as
     for ``--help``) builds all of them in full."""

@@ -21,7 +21,6 @@ progress extension, each progress report is followed by a load report
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Callable
 
@@ -53,6 +52,7 @@ from trio_dht.protocol.node_events import (
     ProgressDue,
     Refused,
     Registered,
+    RegistryModel,
     ReportProgress,
     Stop,
 )
@@ -79,12 +79,6 @@ from trio_dht.wire.messages import (
 # so the registry can tell a silent (stopped) node from a quiet one.
 HEARTBEAT = 1.0
 REGISTRY_KEY = "registry"
-
-
-class RegistryModel(enum.Enum):
-    UNKNOWN = "unknown"
-    PERSISTENT = "persistent"  # control both ways on the registration connection
-    PER_MESSAGE = "per-message"  # it dials control in; we dial it for answers
 
 
 class NodeCore:

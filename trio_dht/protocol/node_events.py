@@ -3,10 +3,20 @@ about links and origination, and the instructions it carries out."""
 
 from __future__ import annotations
 
+import enum
+
 import attrs
 
 from trio_dht.protocol.events import Action, Event
 from trio_dht.protocol.manifest import Overlay
+
+
+class RegistryModel(enum.Enum):
+    """How the node's registry delivers control (NodeCore learns it)."""
+
+    UNKNOWN = "unknown"
+    PERSISTENT = "persistent"  # control both ways on the registration connection
+    PER_MESSAGE = "per-message"  # it dials control in; we dial it for answers
 
 
 @attrs.frozen

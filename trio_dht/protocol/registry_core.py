@@ -393,9 +393,7 @@ class RegistryCore:
             self.ready = False
         self._emit(RunEnded(run.result))
         if not correct:
-            self._emit(
-                Say(
-                    "The run did not end CORRECT: run setup-overlay again before the next start, "
-                    "so that nothing of this run can be counted in the next."
-                )
+            self._say(
+                "The run did not end CORRECT: run setup-overlay again before the next start, "
+                "so that nothing of this run can be counted in the next."
             )

@@ -32,7 +32,7 @@ from trio_dht.protocol.events import (
     Say,
     Send,
 )
-from trio_dht.protocol.node_core import NodeCore, RegistryModel
+from trio_dht.protocol.node_core import NodeCore
 from trio_dht.protocol.node_counters import Counters
 from trio_dht.protocol.node_events import (
     InstallOverlay,
@@ -42,6 +42,7 @@ from trio_dht.protocol.node_events import (
     Originate,
     Refused,
     Registered,
+    RegistryModel,
     ReportProgress,
     Stop,
 )
@@ -126,9 +127,7 @@ class MessagingNode:
         self._leave_status: DeregistrationStatus | None = None
         self._counters_placeholder = Counters()
 
-    # --- what the layers above read -----------------------------------------------
-
-    @property
+    @property  # --- from here: what the layers above read ---
     def node_id(self) -> int | None:
         return self.core.node_id if self.core is not None else None
 
@@ -301,14 +300,12 @@ class MessagingNode:
                 self._announce_closed(conn)
 
     def _announce_closed(self, conn: int) -> None:
-        """Tell the core a connection ended, in order with its messages; a
-        full queue (never, short of a flood) loses only this notice."""
+        # In order with its messages; a full queue (never, short of a flood)
+        # loses only this notice.
         try:
             self._control_send.send_nowait(Closed(conn))
         except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
             log.info("control queue full: the end of connection %d was not noted", conn)
-
-    # --- the core --------------------------------------------------------------------------
 
     async def _consume_control(self) -> None:
         async for event in self._control_receive:
