@@ -71,6 +71,27 @@ async def test_registry_with_bad_options(launcher: Launcher, args: list[str], me
     assert_clean(proc)
 
 
+@pytest.mark.parametrize(
+    ("args", "usage"),
+    [
+        (["registry", "70000"], "usage: trio-dht registry [options] [port]"),
+        (["node"], "usage: trio-dht node [options] registry"),
+        (["demo", "--nodes", "1"], "usage: trio-dht demo [options]"),
+    ],
+)
+async def test_usage_errors_are_short(launcher: Launcher, args: list[str], usage: str) -> None:
+    # The error, not a 13-line synopsis of every option, is what a person
+    # reads at 80 columns; --help still lists them all.
+    proc, rc = await launcher.run(*args)
+    assert rc == 2
+    assert proc.output == [
+        usage,
+        *error_lines(proc),
+        f"(see '{usage.split()[1]} {args[0]} --help' for every option)",
+    ], proc.tail()
+    assert len(error_lines(proc)) == 1
+
+
 async def test_registry_on_a_busy_port(launcher: Launcher) -> None:
     first, port = await launcher.registry()
     proc, rc = await launcher.run("registry", str(port), "--host", "127.0.0.1")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import trio
 
 from trio_dht import __version__
 from trio_dht.interface import exit_codes
-from trio_dht.interface.options import HelpFormatter, subcommand_help
+from trio_dht.interface.options import CompactParser, HelpFormatter, subcommand_help
 from trio_dht.wire import DIALECT_NAMES
 
 DESCRIPTION = """\
@@ -136,7 +137,14 @@ def build_parser(
         prog="trio-dht", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"trio_dht {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Every subcommand's parser is a CompactParser (short usage on errors);
+    # the registering functions only need the ArgumentParser interface.
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(
+            dest="command", metavar="COMMAND", required=True, parser_class=CompactParser
+        ),
+    )
     runners: dict[str, tuple[argparse.ArgumentParser, Runner]] = {}
     chosen = None if every else _chosen(argv)
     for name, summary in SUMMARIES.items():

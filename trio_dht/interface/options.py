@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import textwrap
 from pathlib import Path
+from typing import NoReturn
 
 from trio_dht.interface.summary_formats import FORMATS
 from trio_dht.overlay import max_nr
@@ -84,6 +86,28 @@ def check_packets(packets: int, option: str) -> str | None:
     if not 0 <= packets <= 0x7FFFFFFF:
         return f"{option} must be between 0 and 2147483647, not {packets}"
     return None
+
+
+class CompactParser(argparse.ArgumentParser):
+    """A subcommand's parser whose usage errors fit a line or two: the full
+    synopsis of twenty options, wrapped to 80 columns, buried the one line
+    that says what was wrong. ``--help`` still shows everything."""
+
+    def format_usage(self) -> str:
+        words = [self.prog, "[options]"]
+        for action in self._get_positional_actions():
+            if action.help == argparse.SUPPRESS:
+                continue
+            name = action.metavar if isinstance(action.metavar, str) else action.dest
+            optional = action.nargs in ("?", "*")
+            words.append(f"[{name}]" if optional else str(name))
+        return "usage: " + " ".join(words) + "\n"
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(
+            2, f"{self.prog}: error: {message}\n(see '{self.prog} --help' for every option)\n"
+        )
 
 
 class HelpFormatter(argparse.HelpFormatter):
