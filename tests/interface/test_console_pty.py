@@ -27,6 +27,7 @@ ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[()][0-9A-B]|[=>])")
 UP = b"\x1b[A"
 TAB = b"\t"
 CTRL_D = b"\x04"
+ERASE_LINE = "\x1b[2K"
 
 
 class Terminal:
@@ -61,6 +62,18 @@ class Terminal:
                     self.raw += chunk.decode(errors="replace")
         except trio.TooSlowError:
             raise AssertionError(f"no {pattern!r} within {timeout:g} s:\n{self.text}") from None
+
+    async def read_to_end(self) -> None:
+        """Everything the program writes until it closes the terminal."""
+        with trio.fail_after(TIMEOUT):
+            while True:
+                try:
+                    chunk = await self._stream.receive_some(65536)
+                except (OSError, trio.BrokenResourceError):  # EIO: closed
+                    return
+                if not chunk:
+                    return
+                self.raw += chunk.decode(errors="replace")
 
     async def aclose(self) -> None:
         with trio.CancelScope(shield=True):
@@ -185,5 +198,24 @@ async def test_abort_typed_during_a_run_ends_it_with_its_verdict(launcher: Launc
         await term.send(b"exit\r")
         with trio.fail_after(TIMEOUT):
             assert await term.process.wait() == 0
+    finally:
+        await term.aclose()
+
+
+async def test_ctrl_c_mid_run_leaves_the_table_where_it_stood() -> None:
+    term = await open_terminal("demo", "--packets", "5000000")
+    try:
+        await term.wait_for(r"delivered \([1-9]\d*%\)", timeout=RUN_TIMEOUT)
+        os.killpg(term.process.pid, 2)  # Ctrl-C reaches the terminal's process group
+        with trio.fail_after(TIMEOUT):
+            assert await term.process.wait() == 130
+        await term.read_to_end()
+        assert "Interrupted" in term.text
+        # The live table is transient: stopping it erases its lines. What the
+        # person sees at the end is what was written after the last erase,
+        # and that must be the table, every node's row and the totals.
+        shown = ESCAPES.sub("", term.raw.rsplit(ERASE_LINE, 1)[1]).replace("\r", "")
+        rows = re.findall(r"(?m)^\s+\d+\s+[\d,]+\s+[\d,]+\s+[\d,]+", shown)
+        assert len(rows) == 10 and re.search(r"(?m)^total\s+[\d,]+", shown), shown
     finally:
         await term.aclose()

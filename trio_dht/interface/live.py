@@ -101,19 +101,24 @@ class LiveDisplay:
             vertical_overflow="crop",
         )
         log.debug("live table on a %dx%d terminal", console.width, console.height)
-        with no_echo(), live:
-            self.screen.live_console = console
-            try:
-                while not run.done.is_set():
-                    with trio.move_on_after(self.period):
-                        await run.done.wait()
-                    self.view.update()
-                    live.update(self.table.frame(self.view.snapshot), refresh=True)
-            finally:
-                self.screen.live_console = None
-        self.view.update()
-        self.screen.show(self.table.frame(self.view.snapshot, fit_height=False))
-        self.drew_final_table = True
+        try:
+            with no_echo(), live:
+                self.screen.live_console = console
+                try:
+                    while not run.done.is_set():
+                        with trio.move_on_after(self.period):
+                            await run.done.wait()
+                        self.view.update()
+                        live.update(self.table.frame(self.view.snapshot), refresh=True)
+                finally:
+                    self.screen.live_console = None
+        finally:
+            # The transient live table is gone: leave the whole table behind,
+            # also when the run was interrupted (Ctrl-C), so the screen shows
+            # where it stood rather than nothing.
+            self.view.update()
+            self.screen.show(self.table.frame(self.view.snapshot, fit_height=False))
+            self.drew_final_table = True
 
     async def _follow_plain(self, run: Any) -> None:
         while not run.done.is_set():
