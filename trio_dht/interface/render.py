@@ -143,6 +143,9 @@ def node_counters_table(node: MessagingNode) -> Table:
     )
     peers = ", ".join(f"{p.node_id} ({p.host}:{p.port})" for p in node.peers) or "none yet"
     table.caption = f"routing table: {peers}"
+    # Left, not centred: three entries with addresses wrap at 80 columns,
+    # and centred wrapped lines read as a ragged block.
+    table.caption_justify = "left"
     return table
 
 
