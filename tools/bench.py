@@ -66,7 +66,7 @@ from benchkit import ROOT
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchkit.processes import exit_on_sigterm, kill_all_children
+from benchkit.processes import Children, exit_on_sigterm
 from benchkit.profiling import profile_text, py_spy_binary, summarise_profile
 from benchkit.records import RECORD_KEYS, machine_facts, make_record, skipped_record
 from benchkit.runs import Sample, measure
@@ -179,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     # Interruptible even when started in the background (which ignores SIGINT).
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    atexit.register(kill_all_children)
+    children = Children()
+    atexit.register(children.kill_all)
     machine = machine_facts()
     records: list[dict[str, Any]] = []
     profiles: list[str] = []
@@ -210,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             samples: list[Sample] = []
             for k in range(repeats):
-                sample = measure(case, args.registry, timeout)
+                sample = measure(children, case, args.registry, timeout)
                 samples.append(sample)
                 status = (
                     f"{sample.elapsed:.2f} s, {sample.verdict.split(':')[0]}, "
@@ -227,7 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             loadavg = [round(x, 2) for x in os.getloadavg()]
             record = make_record(case, samples, machine | {"loadavg_at_record": loadavg})
             if args.profile is not None and case.mode == "procs":
-                record_profile = profile_case(case, timeout, args.profile, args.profile_nodes)
+                record_profile = profile_case(
+                    children, case, timeout, args.profile, args.profile_nodes
+                )
                 if record_profile is not None:
                     profiles.append(record_profile)
             records.append(record)
@@ -240,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if out is not None:
             out.close()
-        kill_all_children()
+        children.kill_all()
     print_table(records, machine, style)
     print_targets(records)
     for text in profiles:
@@ -263,13 +266,15 @@ def show_saved(files: Sequence[Path], style: str) -> int:
     return 0 if all(r["correct"] or r["skipped"] for r in records) else 1
 
 
-def profile_case(case: Case, timeout: float, directory: Path, count: int) -> str | None:
+def profile_case(
+    children: Children, case: Case, timeout: float, directory: Path, count: int
+) -> str | None:
     directory.mkdir(parents=True, exist_ok=True)
     name = f"node-{case.workload}-{case.wire}-N{case.nodes}-NR{case.nr}"
     raws = [directory / f"{name}-node{k}.txt" for k in range(min(count, case.nodes))]
     for raw in raws:
         raw.unlink(missing_ok=True)
-    sample = measure(case, "cli", timeout, profile=raws)
+    sample = measure(children, case, "cli", timeout, profile=raws)
     raws = [raw for raw in raws if raw.exists()]
     if sample.error or not raws:
         print(f"profile of {case.label} failed: {sample.error}", file=sys.stderr)

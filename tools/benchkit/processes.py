@@ -21,9 +21,6 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 REAP_GRACE = 10.0
 
 
-_children: dict[int, subprocess.Popen[bytes]] = {}
-
-
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
@@ -31,20 +28,6 @@ def child_env() -> dict[str, str]:
     for name in ("FORCE_COLOR", "TTY_INTERACTIVE", "TTY_COMPATIBLE", "COLUMNS", "LINES"):
         env.pop(name, None)
     return env
-
-
-def spawn(
-    argv: list[str], *, stdout: Any = subprocess.DEVNULL, stderr: Any = None
-) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=stderr if stderr is not None else subprocess.DEVNULL,
-        env=child_env(),
-    )
-    _children[process.pid] = process
-    return process
 
 
 def kill(process: subprocess.Popen[bytes]) -> None:
@@ -63,36 +46,56 @@ class Reaped:
     killed: bool = False
 
 
-def reap(process: subprocess.Popen[bytes], deadline: float) -> Reaped:
-    """Wait for ``process`` (until ``deadline``, then kill it) and collect
-    its resource usage with wait4 (Popen.wait would throw it away)."""
-    killed = False
-    while True:
-        try:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        except ChildProcessError:  # reaped elsewhere: no usage to report
-            _children.pop(process.pid, None)
-            return Reaped(process.returncode, 0.0, 0.0)
-        if pid:
-            break
-        if time.monotonic() >= deadline and not killed:
+class Children:
+    """The child processes one bench process started and has not reaped yet:
+    passed to whatever spawns, so that ``kill_all`` (at exit, on an error or
+    an interrupt) leaves none running."""
+
+    def __init__(self) -> None:
+        self.running: dict[int, subprocess.Popen[bytes]] = {}
+
+    def spawn(
+        self, argv: list[str], *, stdout: Any = subprocess.DEVNULL, stderr: Any = None
+    ) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr if stderr is not None else subprocess.DEVNULL,
+            env=child_env(),
+        )
+        self.running[process.pid] = process
+        return process
+
+    def reap(self, process: subprocess.Popen[bytes], deadline: float) -> Reaped:
+        """Wait for ``process`` (until ``deadline``, then kill it) and collect
+        its resource usage with wait4 (Popen.wait would throw it away)."""
+        killed = False
+        while True:
+            try:
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere: no usage to report
+                self.running.pop(process.pid, None)
+                return Reaped(process.returncode, 0.0, 0.0)
+            if pid:
+                break
+            if time.monotonic() >= deadline and not killed:
+                kill(process)
+                killed = True
+                deadline = time.monotonic() + 5.0
+            time.sleep(0.005)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        self.running.pop(process.pid, None)
+        # Linux: ru_maxrss in KiB.
+        return Reaped(
+            process.returncode, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, killed
+        )
+
+    def kill_all(self) -> None:
+        for process in list(self.running.values()):
             kill(process)
-            killed = True
-            deadline = time.monotonic() + 5.0
-        time.sleep(0.005)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    _children.pop(process.pid, None)
-    # Linux: ru_maxrss in KiB.
-    return Reaped(
-        process.returncode, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, killed
-    )
-
-
-def kill_all_children() -> None:
-    for process in list(_children.values()):
-        kill(process)
-    for process in list(_children.values()):
-        reap(process, time.monotonic() + 2.0)
+        for process in list(self.running.values()):
+            self.reap(process, time.monotonic() + 2.0)
 
 
 def proc_cpu(pid: int) -> float | None:

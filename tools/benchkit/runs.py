@@ -19,13 +19,12 @@ from typing import Any
 from benchkit import BENCH_SCRIPT, HOST
 from benchkit.processes import (
     REAP_GRACE,
+    Children,
     LineReader,
     Reaped,
     file_tail,
     kill,
     proc_cpu,
-    reap,
-    spawn,
 )
 from benchkit.profiling import py_spy_argv
 from benchkit.workloads import Case
@@ -81,7 +80,7 @@ def node_command(port: int, wire: str) -> list[str]:
     return [sys.executable, "-m", "trio_dht", "node", f"{HOST}:{port}", "--wire", wire, "-q"]
 
 
-def run_cli(case: Case, timeout: float, profile: Sequence[Path] = ()) -> Sample:
+def run_cli(children: Children, case: Case, timeout: float, profile: Sequence[Path] = ()) -> Sample:
     """A per-process run with the real unattended registry program."""
     sample = Sample(registry="cli")
     launched = time.monotonic()
@@ -95,7 +94,7 @@ def run_cli(case: Case, timeout: float, profile: Sequence[Path] = ()) -> Sample:
     with tempfile.TemporaryFile() as errors:
         # Its banner and progress go to stderr, the JSON document to stdout:
         # read both, in order, from one pipe.
-        registry = spawn(registry_argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        registry = children.spawn(registry_argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert registry.stdout is not None
         reader = LineReader(registry.stdout)
         try:
@@ -108,7 +107,7 @@ def run_cli(case: Case, timeout: float, profile: Sequence[Path] = ()) -> Sample:
                 argv = node_command(port, case.wire)
                 if k < len(profile):
                     argv = [*py_spy_argv(profile[k]), "--", *argv]
-                nodes.append(spawn(argv, stderr=errors))
+                nodes.append(children.spawn(argv, stderr=errors))
             ready = reader.wait_for(lambda line: line.startswith(READY), deadline, found[0])
             cpu_at_ready: list[float | None] = []
             if ready is not None:
@@ -116,16 +115,16 @@ def run_cli(case: Case, timeout: float, profile: Sequence[Path] = ()) -> Sample:
                 sample.setup_s = ready[1] - launched
             if not reader.read_to_end(deadline):
                 sample.error = f"no verdict within {timeout:g} s\n" + reader.tail()
-            done = reap(registry, deadline + 5.0)
+            done = children.reap(registry, deadline + 5.0)
             sample.registry_rss_mb, sample.registry_cpu_s = done.maxrss_mb, done.cpu_s
             grace = time.monotonic() + REAP_GRACE
-            reaped = [reap(p, grace) for p in nodes]
+            reaped = [children.reap(p, grace) for p in nodes]
         finally:
             reader.close()
             registry.stdout.close()
             for p in (registry, *nodes):
                 kill(p)
-                reap(p, time.monotonic() + 2.0)
+                children.reap(p, time.monotonic() + 2.0)
         if sample.error is None:
             text = [line for _, line in reader.lines]
             summary = next((line for line in text if line.startswith("{")), None)
@@ -155,7 +154,7 @@ def _node_usage(sample: Sample, reaped: list[Reaped], cpu_at_ready: Sequence[flo
         sample.cpu_run_s = sample.cpu_s - sum(c for c in cpu_at_ready if c is not None)
 
 
-def run_worker(case: Case, timeout: float) -> Sample:
+def run_worker(children: Children, case: Case, timeout: float) -> Sample:
     """An in-process run (or a per-process run with the registry inline):
     a fresh bench worker process drives Registry + MessagingNode objects, so
     its peak RSS is this run's alone."""
@@ -169,7 +168,7 @@ def run_worker(case: Case, timeout: float) -> Sample:
     }
     deadline = time.monotonic() + timeout + 10.0
     with tempfile.TemporaryFile() as errors:
-        worker = spawn(
+        worker = children.spawn(
             [sys.executable, str(BENCH_SCRIPT), "--worker", json.dumps(spec)],
             stdout=subprocess.PIPE,
             stderr=errors,
@@ -178,12 +177,12 @@ def run_worker(case: Case, timeout: float) -> Sample:
         reader = LineReader(worker.stdout)
         try:
             finished = reader.read_to_end(deadline)
-            usage = reap(worker, deadline if finished else time.monotonic())
+            usage = children.reap(worker, deadline if finished else time.monotonic())
         finally:
             reader.close()
             worker.stdout.close()
             kill(worker)
-            reap(worker, time.monotonic() + 2.0)
+            children.reap(worker, time.monotonic() + 2.0)
         record: dict[str, Any] | None = None
         for _, line in reversed(reader.lines):
             if line.startswith("{"):
@@ -216,10 +215,16 @@ def run_worker(case: Case, timeout: float) -> Sample:
     return sample
 
 
-def measure(case: Case, registry_mode: str, timeout: float, profile: Sequence[Path] = ()) -> Sample:
+def measure(
+    children: Children,
+    case: Case,
+    registry_mode: str,
+    timeout: float,
+    profile: Sequence[Path] = (),
+) -> Sample:
     try:
         if case.mode == "procs" and (registry_mode == "cli" or profile):
-            return run_cli(case, timeout, profile)
-        return run_worker(case, timeout)
+            return run_cli(children, case, timeout, profile)
+        return run_worker(children, case, timeout)
     except (OSError, ValueError, KeyError) as exc:
         return Sample(error=f"{type(exc).__name__}: {exc}")

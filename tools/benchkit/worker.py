@@ -14,7 +14,7 @@ from typing import Any
 import trio
 
 from benchkit import HOST
-from benchkit.processes import REAP_GRACE, proc_cpu, reap, spawn
+from benchkit.processes import REAP_GRACE, Children, proc_cpu
 from benchkit.runs import node_command
 
 
@@ -22,11 +22,12 @@ def worker_main(spec_text: str) -> int:
     from trio_dht.interface.summary_formats import summary_dict
 
     spec = json.loads(spec_text)
+    children = Children()
     procs: list[subprocess.Popen[bytes]] = []
     out: dict[str, Any] = {"registry": "inline" if spec["procs"] else "inproc"}
     status = 0
     try:
-        result = trio.run(_worker_run, spec, procs, out)
+        result = trio.run(_worker_run, spec, children, procs, out)
         out["summary"] = summary_dict(result)
     except trio.TooSlowError:
         out["error"] = f"no verdict within {spec['timeout']:g} s"
@@ -37,7 +38,7 @@ def worker_main(spec_text: str) -> int:
     finally:
         # The registry is closed: the nodes leave by themselves.
         grace = time.monotonic() + REAP_GRACE
-        usage = [reap(p, grace) for p in procs]
+        usage = [children.reap(p, grace) for p in procs]
         out["node_usage"] = [(u.maxrss_mb, u.cpu_s) for u in usage]
         # This process alone (wait4 on it would add the reaped nodes).
         own = resource.getrusage(resource.RUSAGE_SELF)
@@ -47,7 +48,10 @@ def worker_main(spec_text: str) -> int:
 
 
 async def _worker_run(
-    spec: dict[str, Any], procs: list[subprocess.Popen[bytes]], out: dict[str, Any]
+    spec: dict[str, Any],
+    children: Children,
+    procs: list[subprocess.Popen[bytes]],
+    out: dict[str, Any],
 ) -> Any:
     from trio_dht.services.node import MessagingNode
     from trio_dht.services.observer import Observer
@@ -79,7 +83,7 @@ async def _worker_run(
             port = await nursery.start(registry.serve, HOST, 0)
             if spec["procs"]:
                 for _ in range(n):
-                    procs.append(spawn(node_command(port, spec["wire"])))
+                    procs.append(children.spawn(node_command(port, spec["wire"])))
             else:
                 for _ in range(n):
                     node = MessagingNode(HOST, port, dialect, Observer())
