@@ -30,9 +30,7 @@ def _plane(wire: str, me: int) -> DataPlane:
 
 @pytest.mark.parametrize("wire", ["cs455", "minichord"])
 @pytest.mark.parametrize("me", [20, 0])
-def test_a_packet_that_already_passed_this_node_is_dropped_and_counted(
-    wire: str, me: int
-) -> None:
+def test_a_packet_that_already_passed_this_node_is_dropped_and_counted(wire: str, me: int) -> None:
     plane = _plane(wire, me)
     dialect = plane.dialect
     sink = 100 if me != 100 else 10
