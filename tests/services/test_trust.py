@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import trio
+from node_helpers import registered_node
 
 from trio_dht.wire import get_dialect
 from trio_dht.wire.messages import (
@@ -88,8 +89,6 @@ async def test_strangers_cannot_steer_or_kill_a_node(
 async def test_a_meaningless_manifest_from_the_registry_is_answered_not_fatal(
     fake_server: Callable[..., Any], wait_until: Callable[..., Any]
 ) -> None:
-    from test_node import registered_node
-
     with trio.fail_after(10):
         async with registered_node(fake_server, wait_until) as (node, conn):
             # Only the node's predecessor: nothing reaches 20 without overshooting.
@@ -105,8 +104,6 @@ async def test_a_meaningless_manifest_from_the_registry_is_answered_not_fatal(
 async def test_two_manifests_in_a_row_leave_one_set_of_links(
     fake_server: Callable[..., Any], wait_until: Callable[..., Any]
 ) -> None:
-    from test_node import registered_node
-
     with trio.fail_after(10):
         async with registered_node(fake_server, wait_until) as (node, conn):
             first = await fake_server()
