@@ -185,6 +185,7 @@ async def test_plain_progress_lines_without_a_capable_terminal(
     with trio.fail_after(RUN_TIMEOUT):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(display.follow, run)
+            # Virtual time (autojump): three progress intervals, no real wait.
             await trio.sleep(3.5)
             run.done.set()
     lines = out.getvalue().splitlines()
@@ -237,6 +238,7 @@ async def test_registry_live_table_on_a_recording_terminal() -> None:
         while True:
             snap = app.display.view.update()
             seen.append({r.node_id: (r.sent, r.received, r.relayed) for r in snap.rows})
+            # A sampler of what the table shows, not a wait: any rate works.
             await trio.sleep(0.005)
 
     with trio.fail_after(RUN_TIMEOUT):
@@ -248,8 +250,7 @@ async def test_registry_live_table_on_a_recording_terminal() -> None:
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(registry)
-            while app.registry.port == 0:
-                await trio.sleep(0.01)
+            await app.registry.listening.wait()
             dialect = get_dialect("cs455")
             for _ in range(nodes):
                 nursery.start_soon(MessagingNode("127.0.0.1", app.registry.port, dialect).run)

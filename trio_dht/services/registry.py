@@ -101,6 +101,9 @@ class Registry:
         self.config = config if config is not None else RegistryConfig()
         self.core = RegistryCore(registry_rules(self.config, dialect), rng)
         self.port = 0
+        # Set once ``port`` is bound and connections are served (for owners
+        # that did not start ``serve`` themselves, e.g. under an app).
+        self.listening = trio.Event()
         self.run: Run | None = None
         self._conns: dict[int, Connection] = {}
         self._conn_ids = itertools.count(1)
@@ -209,6 +212,7 @@ class Registry:
                 self._dialler = Dialler(nursery, self.config.writer_capacity, self._feed)
                 nursery.start_soon(self._ticker)
                 await nursery.start(self._slots.serve, self._serve_connection, listeners)
+                self.listening.set()
                 task_status.started(self.port)
         finally:
             self._nursery = None
