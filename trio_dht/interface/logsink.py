@@ -196,9 +196,42 @@ class Aggregator:
         )
 
 
-class LogSink(logging.Handler):
-    """Queues records for ``target`` (any handler) and writes them from a
-    daemon thread; ``emit`` never waits on I/O."""
+class AggregatingHandler(logging.Handler):
+    """Aggregation without the thread, for a terminal: the lines go through
+    the Screen (which takes the prompt and the live table out of the way),
+    and that must happen in the thread that logs. A summary line is due
+    when the next record comes or at the end, never lost."""
+
+    def __init__(
+        self,
+        target: logging.Handler,
+        interval: float = DEFAULT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(level=target.level)
+        self.target = target
+        self.formatter = target.formatter
+        self.aggregator = Aggregator(interval, clock)
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:
+        # Kept here too, so that logging.basicConfig sees a formatter and
+        # leaves the target's alone.
+        self.formatter = fmt
+        self.target.setFormatter(fmt)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for ready in self.aggregator.offer(record):
+            self.target.handle(ready)
+
+    def close(self) -> None:
+        for summary in self.aggregator.due(float("inf")):
+            self.target.handle(summary)
+        super().close()
+
+
+class LogSink(AggregatingHandler):
+    """The same aggregation, but records are queued for ``target`` (any
+    handler) and written from a daemon thread; ``emit`` never waits on I/O."""
 
     def __init__(
         self,
@@ -207,22 +240,13 @@ class LogSink(logging.Handler):
         interval: float = DEFAULT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(level=target.level)
-        self.target = target
-        self.formatter = target.formatter
-        self.aggregator = Aggregator(interval, clock)
+        super().__init__(target, interval, clock)
         self.dropped = 0
         self._queue: queue.Queue[logging.LogRecord | None] = queue.Queue(capacity)
         self._state = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._write_loop, name="log-sink", daemon=True)
         self._thread.start()
-
-    def setFormatter(self, fmt: logging.Formatter | None) -> None:
-        # Kept here too, so that logging.basicConfig sees a formatter and
-        # leaves the target's alone.
-        self.formatter = fmt
-        self.target.setFormatter(fmt)
 
     def emit(self, record: logging.LogRecord) -> None:
         # Render the message now, on a copy other handlers do not see: args
@@ -323,35 +347,6 @@ class LogSink(logging.Handler):
                 if self.dropped:
                     self._write(self._dropped_record(self.dropped))
                     self.dropped = 0
-        super().close()
-
-
-class AggregatingHandler(logging.Handler):
-    """Aggregation without the thread, for a terminal: the lines go through
-    the Screen (which takes the prompt and the live table out of the way),
-    and that must happen in the thread that logs. A summary line is due
-    when the next record comes or at the end, never lost."""
-
-    def __init__(
-        self,
-        target: logging.Handler,
-        interval: float = DEFAULT_INTERVAL,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(level=target.level)
-        self.target = target
-        self.formatter = target.formatter
-        self.aggregator = Aggregator(interval, clock)
-
-    def setFormatter(self, fmt: logging.Formatter | None) -> None:
-        self.formatter = fmt
-        self.target.setFormatter(fmt)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        for ready in self.aggregator.offer(record):
-            self.target.handle(ready)
-
-    def close(self) -> None:
-        for summary in self.aggregator.due(float("inf")):
-            self.target.handle(summary)
-        super().close()
+        # Not AggregatingHandler.close: it writes in this thread, and the
+        # summaries were handled above (or dropped, if stderr is stuck).
+        logging.Handler.close(self)
