@@ -72,7 +72,7 @@ from trio_dht.wire.minichord_codec import (
     parse,
 )
 from trio_dht.wire.minichord_data import NODE_DATA_TAG as _NODE_DATA_TAG
-from trio_dht.wire.minichord_data import originate_batch, route_batch
+from trio_dht.wire.minichord_data import originate_batch, relay_parsed, route_batch
 from trio_dht.wire.minichord_fields import (
     MAX_HOST,
     MAX_TEXT,
@@ -301,23 +301,7 @@ class MinichordDialect(Dialect):
             raise RemoteWireError(
                 "relay needs a nodeData frame; this minichord frame is another type"
             )
-        data = proto.nodeData
-        try:
-            data.Trace.append(relay_id)
-        except (TypeError, ValueError) as exc:
-            raise LocalWireError(
-                f"relay id {relay_id!r} does not fit the trace: it must be a signed 32-bit integer"
-            ) from exc
-        try:
-            # Hops as received plus one: ports that count differently keep
-            # their own convention, offset by our hop.
-            data.Hops += 1
-        except ValueError as exc:
-            raise RemoteWireError(
-                f"hop count {data.Hops} is already the fixed32 maximum; cannot relay further"
-            ) from exc
-        out: bytes = proto.SerializeToString()
-        return _pack_length(len(out)) + out
+        return relay_parsed(proto, relay_id)
 
     def route_batch(
         self,

@@ -24,6 +24,28 @@ pack_length = LENGTH.pack
 NODE_DATA_TAG = (15 << 3) | 2
 
 
+def relay_parsed(proto: pb.MiniChord, relay_id: int) -> bytes:
+    """The whole frame to forward for ``proto``, a parsed nodeData frame,
+    with ``relay_id`` appended to its trace (``proto`` is changed)."""
+    data = proto.nodeData
+    try:
+        data.Trace.append(relay_id)
+    except (TypeError, ValueError) as exc:
+        raise LocalWireError(
+            f"relay id {relay_id!r} does not fit the trace: it must be a signed 32-bit integer"
+        ) from exc
+    try:
+        # Hops as received plus one: ports that count differently keep
+        # their own convention, offset by our hop.
+        data.Hops += 1
+    except ValueError as exc:
+        raise RemoteWireError(
+            f"hop count {data.Hops} is already the fixed32 maximum; cannot relay further"
+        ) from exc
+    out: bytes = proto.SerializeToString()
+    return pack_length(len(out)) + out
+
+
 def route_batch(
     bodies: list[bytes],
     me: int,
@@ -67,19 +89,10 @@ def route_batch(
         if via < 0:
             stray += 1
             continue
-        trace = data.Trace
-        if check_loops and needle in body and me in trace:
+        if check_loops and needle in body and me in data.Trace:
             looped += 1
             continue
-        trace.append(me)
-        try:
-            data.Hops += 1
-        except ValueError as exc:
-            raise RemoteWireError(
-                f"hop count {data.Hops} is already the fixed32 maximum; cannot relay further"
-            ) from exc
-        out: bytes = proto.SerializeToString()
-        outs[via].append(pack_length(len(out)) + out)
+        outs[via].append(relay_parsed(proto, me))
         relayed += 1
     return RouteTally(received, sum_received, relayed, stray, looped, others)
 
