@@ -4,7 +4,8 @@ a NodeError of the right kind), leaving, and the registry going away."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,6 +16,20 @@ from trio_dht.services.config import RegistryConfig
 from trio_dht.services.node import MessagingNode, NodeConfig, NodeError, NodeErrorKind
 from trio_dht.services.observer import Observer
 from trio_dht.wire.messages import DeregistrationStatus, Registration, RegistrationStatus
+
+
+async def node_error(
+    node: MessagingNode, registry_script: Callable[[], Awaitable[None]]
+) -> NodeError:
+    """Run ``node`` while a fake registry plays ``registry_script``; the
+    NodeError it ends with (the script's own failures propagate)."""
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(registry_script)
+            with pytest.raises(NodeError) as err:
+                await node.run()
+            nursery.cancel_scope.cancel()
+    return err.value
 
 
 async def test_unreachable_registry_raises_node_error_quickly() -> None:
@@ -55,19 +70,16 @@ async def test_refused_registration_raises_node_error_with_the_reason(
 ) -> None:
     registry = await fake_server()
     node = make_node(registry.port)
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
 
-            async def refuse() -> None:
-                conn = await registry.accept()
-                assert isinstance(await conn.receive(), Registration)
-                refusal = "Registration request unsuccessful. No room."
-                await conn.send(RegistrationStatus(-1, refusal))
+    async def refuse() -> None:
+        conn = await registry.accept()
+        assert isinstance(await conn.receive(), Registration)
+        refusal = "Registration request unsuccessful. No room."
+        await conn.send(RegistrationStatus(-1, refusal))
 
-            nursery.start_soon(refuse)
-            with pytest.raises(NodeError, match="registration failed: .*No room") as err:
-                await node.run()
-    assert err.value.kind is NodeErrorKind.REFUSED
+    error = await node_error(node, refuse)
+    assert re.search("registration failed: .*No room", str(error))
+    assert error.kind is NodeErrorKind.REFUSED
     assert node.node_id is None
     assert node.stopped.is_set()
 
@@ -77,19 +89,16 @@ async def test_registry_closing_before_answering_raises_node_error(
 ) -> None:
     registry = await fake_server()
     node = make_node(registry.port)
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
 
-            async def hang_up() -> None:
-                conn = await registry.accept()
-                await conn.receive()
-                await conn.aclose()
+    async def hang_up() -> None:
+        conn = await registry.accept()
+        await conn.receive()
+        await conn.aclose()
 
-            nursery.start_soon(hang_up)
-            with pytest.raises(NodeError, match="closed the connection before answering") as err:
-                await node.run()
+    error = await node_error(node, hang_up)
+    assert "closed the connection before answering" in str(error)
     # Read but never answered: the kind a wrong --wire produces.
-    assert err.value.kind is NodeErrorKind.HUNG_UP
+    assert error.kind is NodeErrorKind.HUNG_UP
 
 
 async def test_registry_that_never_answers_is_a_no_answer_error(
@@ -98,19 +107,15 @@ async def test_registry_that_never_answers_is_a_no_answer_error(
     registry = await fake_server()
     config = NodeConfig(connect_timeout=0.3, leave_timeout=0.3)
     node = MessagingNode(LOCAL, registry.port, CS455, Observer(), config)
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
 
-            async def read_and_stay_silent() -> None:
-                conn = await registry.accept()
-                assert isinstance(await conn.receive(), Registration)
-                await trio.sleep_forever()
+    async def read_and_stay_silent() -> None:
+        conn = await registry.accept()
+        assert isinstance(await conn.receive(), Registration)
+        await trio.sleep_forever()
 
-            nursery.start_soon(read_and_stay_silent)
-            with pytest.raises(NodeError, match="did not answer within 0.3 s") as err:
-                await node.run()
-            nursery.cancel_scope.cancel()
-    assert err.value.kind is NodeErrorKind.NO_ANSWER
+    error = await node_error(node, read_and_stay_silent)
+    assert "did not answer within 0.3 s" in str(error)
+    assert error.kind is NodeErrorKind.NO_ANSWER
 
 
 async def test_undecodable_answer_is_a_hang_up(fake_server: Callable[..., Any]) -> None:
@@ -118,18 +123,14 @@ async def test_undecodable_answer_is_a_hang_up(fake_server: Callable[..., Any]) 
     # decode, then a closed connection.
     registry = await fake_server()
     node = make_node(registry.port)
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
 
-            async def garble() -> None:
-                conn = await registry.accept()
-                await conn.receive()
-                await conn.send_raw(b"\x00\x00\x00\x03\xff\xff\xff")
+    async def garble() -> None:
+        conn = await registry.accept()
+        await conn.receive()
+        await conn.send_raw(b"\x00\x00\x00\x03\xff\xff\xff")
 
-            nursery.start_soon(garble)
-            with pytest.raises(NodeError) as err:
-                await node.run()
-    assert err.value.kind is NodeErrorKind.HUNG_UP
+    error = await node_error(node, garble)
+    assert error.kind is NodeErrorKind.HUNG_UP
 
 
 async def test_refused_by_a_real_registry_when_full(
