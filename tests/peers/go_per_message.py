@@ -241,6 +241,8 @@ class GoNode:
             self.total_sent += payload
             await self._send_data(self.rng.choice(sinks), me, payload, 0, [], relay=False)
             if self.quirks.send_interval:
+                # The port's pacing between packets (a captured quirk, off
+                # by default): behaviour being imitated, not a wait.
                 await trio.sleep(self.quirks.send_interval)
         conn = await self.conns.dial(self.registry_host, self.registry_port, "task-finished")
         await wire.write_frame(self.log, conn, wire.task_finished(self.address, me))
