@@ -11,9 +11,10 @@ from typing import Any
 
 import trio
 from node_helpers import CS455, LOCAL, ME, free_port, registered_node
+from trio.testing import MockClock
 
 from trio_dht.overlay import next_hop
-from trio_dht.services.node import MessagingNode
+from trio_dht.services.node import MessagingNode, NodeConfig
 from trio_dht.wire.messages import (
     PROGRESS_MARKER,
     Data,
@@ -274,3 +275,26 @@ async def test_task_originates_routes_and_reports_finished(
             assert (c.received, c.relayed, c.dropped) == (0, 0, 0)
             # And not one packet more than asked went out.
             await nothing_more(await connect(node.port), peers)
+
+
+async def test_silent_links_of_a_set_up_overlay_outlive_the_idle_timeout(
+    cluster: Callable[..., Any], mock_clock: MockClock
+) -> None:
+    # Peers link to a node during setup, often before its own manifest is in,
+    # and then say nothing until the run. The idle limit for silent strangers
+    # must not close them once the overlay is up, however long `start` waits.
+    mock_clock.autojump_threshold = 0.01
+    config = NodeConfig(incoming_idle_timeout=2.0)
+    with trio.fail_after(120):
+        async with cluster() as c:
+            for _ in range(4):
+                await c.add_node(config=config)
+            c.registry.setup_overlay(2)
+            await c.registry.wait_ready()
+            links = [node.incoming for node in c.nodes]
+            assert all(links), links
+            await trio.sleep(10)  # virtual time: five idle limits, no traffic
+            assert [node.incoming for node in c.nodes] == links
+            run = c.registry.start(200)
+            await run.done.wait()
+            assert run.result is not None and run.result.correct, run.result

@@ -16,22 +16,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import random
 
 import trio
 
 from trio_dht.protocol.errors import LocalProtocolError
-from trio_dht.protocol.events import (
-    Close,
-    Closed,
-    ConnRole,
-    Dial,
-    Log,
-    Opened,
-    Received,
-    Say,
-    Send,
-)
+from trio_dht.protocol.events import Close, Closed, ConnRole, Dial, Log, Opened, Received, Say, Send
 from trio_dht.protocol.node_core import NodeCore
 from trio_dht.protocol.node_counters import Counters
 from trio_dht.protocol.node_events import (
@@ -114,8 +105,11 @@ class MessagingNode:
         # Incoming connections take slots; when all are taken, accepting
         # waits and the longest-idle connection that never carried a frame
         # makes room for the one waiting.
+        # Silent connections time out only while there is no overlay (see
+        # _overlay_up); with one, only making room closes them.
         self._slots = ConnectionSlots(
             self.config.max_incoming or limits_from_rlimit().connections,
+            idle_timeout=self.config.incoming_idle_timeout,
             evict=lambda slot: not slot.member and slot.idle_for() >= EVICT_AFTER,
         )
         self._budget = ByteBudget(self.config.read_budget)
@@ -196,7 +190,7 @@ class MessagingNode:
                     self._dialler = Dialler(nursery, self.config.writer_capacity, self._feed)
                     self._tasks = NodeTasks(
                         nursery, self._data, self.config, self._feed, self._feed_async,
-                        lambda: core.generation, self.observer.changed,
+                        lambda: core.generation, self.observer.changed, self._overlay_up,
                     )  # fmt: skip
                     nursery.start_soon(self._consume_control)
                     conn = next(self._ids)
@@ -278,9 +272,6 @@ class MessagingNode:
         us in their table, or control dialled in by a one-message registry."""
         data = self._data
         assert data is not None
-        if not data.ready:
-            # No overlay yet: nobody has a reason to hold a silent link.
-            slot.idle_timeout = self.config.incoming_idle_timeout
         conn = next(self._ids)
         io = Connection(conn, stream, self.config.writer_capacity)
         self._conns[conn] = io
@@ -298,6 +289,10 @@ class MessagingNode:
             self._conns.pop(conn, None)
             if self._listener_hosts.pop(conn, None) is not None:
                 self._announce_closed(conn)
+
+    def _overlay_up(self, up: bool) -> None:
+        # A peer's link may rightly stay silent from setup until the run.
+        self._slots.set_idle_timeout(math.inf if up else self.config.incoming_idle_timeout)
 
     def _announce_closed(self, conn: int) -> None:
         # In order with its messages; a full queue (never, short of a flood)

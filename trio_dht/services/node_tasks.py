@@ -33,6 +33,7 @@ class NodeTasks:
         feed_async: Callable[[NodeEvent], Awaitable[None]],
         current_generation: Callable[[], int],
         changed: Callable[[], None],
+        overlay_up: Callable[[bool], None],
     ) -> None:
         self._nursery = nursery
         self.data = data
@@ -41,6 +42,8 @@ class NodeTasks:
         self._feed_async = feed_async
         self._current_generation = current_generation
         self._changed = changed
+        # Told when this node's overlay goes down and when it is up again.
+        self._overlay_up = overlay_up
         self._peer_scope = trio.CancelScope()
         self._origin_scope = trio.CancelScope()
         self._progress_scope: trio.CancelScope | None = None
@@ -51,6 +54,7 @@ class NodeTasks:
         self._origin_scope.cancel()
         self._peer_scope.cancel()
         self.data.clear()
+        self._overlay_up(False)
         config = self._config
         try:
             peers = await open_links(
@@ -67,6 +71,7 @@ class NodeTasks:
         self._peer_scope = scope
         self._nursery.start_soon(self._run_writers, peers, scope)
         self.data.install(action.generation, action.overlay, peers)
+        self._overlay_up(True)
         await self._feed_async(OverlayReady(action.generation))
 
     async def _run_writers(self, peers: list[Peer], scope: trio.CancelScope) -> None:

@@ -160,6 +160,15 @@ class ConnectionSlots:
     def __len__(self) -> int:
         return len(self._slots)
 
+    def set_idle_timeout(self, timeout: float) -> None:
+        """The idle limit of connections accepted from now on and of every
+        open one that is not a member yet (a limit taken at accept time
+        would outlive the state that called for it)."""
+        self.idle_timeout = timeout
+        for slot in self._slots:
+            if not slot.member:
+                slot.idle_timeout = timeout
+
     def __iter__(self) -> Iterator[Slot]:
         return iter(list(self._slots))
 
