@@ -14,6 +14,8 @@ import trio
 from trio_dht.checker.node_catalogue import NODE_CASES, ROBUSTNESS, NodeCheckConfig
 from trio_dht.checker.node_checker import NodeChecker
 from trio_dht.checker.report import Grade, Report
+from trio_dht.interface.check_cmd import node_problem
+from trio_dht.interface.cli import build_parser
 
 SCRIPTED = str(Path(__file__).with_name("scripted_node.py"))
 RUN_BOUND = 60  # the bound for a full run; a run here takes about 10 s
@@ -140,3 +142,13 @@ async def test_a_copy_that_hangs_after_registering_drops_out_and_the_others_go_o
             else:
                 assert own.grade in (Grade.PASS, Grade.INFORMATIONAL), own.to_json()
     assert all(not alive(c.pid) for c in checker.copies if c.pid is not None)
+
+
+@pytest.mark.parametrize(
+    ("options", "count"), [([], 3), (["--per-message"], 1), (["--count", "5"], 5)]
+)
+def test_count_defaults_to_one_copy_with_per_message(options: list[str], count: int) -> None:
+    # --per-message alone must not be a usage error: its default is one copy.
+    args = build_parser(["check"]).parse_args(["check", "node", *options, "--", "x", "{port}"])
+    assert node_problem(args) is None
+    assert args.count == count

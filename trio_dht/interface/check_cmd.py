@@ -82,9 +82,9 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the dialect the node speaks (default cs455)")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1",
                         help="address the checker listens on (default 127.0.0.1)")  # fmt: skip
-    parser.add_argument("--count", type=int, default=DEFAULT_COUNT,
+    parser.add_argument("--count", type=int, default=None,
                         help=f"copies of the node to start (default {DEFAULT_COUNT}: enough "
-                        "for routes through several copies; see below)")  # fmt: skip
+                        "for routes through several copies, see below; 1 with --per-message)")  # fmt: skip
     parser.add_argument("--packets", type=int, default=3000,
                         help="packets per node in the first run (default 3000)")  # fmt: skip
     parser.add_argument("--second-packets", type=int, default=500,
@@ -118,6 +118,9 @@ def node_problem(args: argparse.Namespace) -> str | None:
         return "give the command that starts the node after --"
     if not any("{port}" in word for word in command):
         return "the node command must contain {port} (and usually {host})"
+    if args.count is None:
+        # One-message connections cannot say which copy sent them.
+        args.count = 1 if args.per_message else DEFAULT_COUNT
     # One node must stay the checker's (see overlay_size).
     limit = node_limit(args.wire) - 1
     if not 1 <= args.count <= limit:
