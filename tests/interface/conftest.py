@@ -145,10 +145,19 @@ class Proc:
                 f"{timeout:g} s\n{self.tail()}"
             ) from None
 
-    async def lines_until_help(self, since: int) -> list[str]:
+    async def lines_until_help(
+        self, since: int, after: str | re.Pattern[str] | None = None
+    ) -> list[str]:
         """Send ``help`` and return the stdout lines printed between ``since``
         and the help text: everything the earlier commands printed (stdin is
-        handled in order, so the help text comes after)."""
+        handled in order, so the help text comes after).
+
+        Errors go to stderr, written by a thread of their own (never
+        blocking), so in a merged pipe an error can land after a later
+        command's stdout: name the line expected with ``after`` and it is
+        waited for before ``help`` is sent."""
+        if after is not None:
+            await self.wait_for(after, since=since)
         await self.send("help")
         await self.wait_for(HELP_LAST, since=since)
         lines = self.out[since:]

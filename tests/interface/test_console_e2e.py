@@ -43,7 +43,7 @@ async def test_registry_console_errors(launcher: Launcher) -> None:
     for text, expected in [*REGISTRY_MISTAKES, ("setup 3", r"^error: .*NR")]:
         mark = registry.mark()
         await registry.send(text)
-        lines = await registry.lines_until_help(mark)
+        lines = await registry.lines_until_help(mark, after=expected)
         assert len(lines) == 1, f"{text!r} printed {lines}"
         assert re.search(expected, lines[0]), f"{text!r} printed {lines[0]!r}"
     # Blank input is ignored.
@@ -70,7 +70,7 @@ async def test_node_console_errors(launcher: Launcher) -> None:
     ]:
         mark = node.mark()
         await node.send(text)
-        lines = await node.lines_until_help(mark)
+        lines = await node.lines_until_help(mark, after=expected)
         assert len(lines) == 1, f"{text!r} printed {lines}"
         assert re.search(expected, lines[0]), f"{text!r} printed {lines[0]!r}"
     mark = node.mark()
@@ -99,7 +99,7 @@ async def test_undecodable_input_is_an_unknown_command(launcher: Launcher) -> No
     for proc in (registry, node):
         mark = proc.mark()
         await proc.send(b"caf\xe9 \xff")
-        lines = await proc.lines_until_help(mark)
+        lines = await proc.lines_until_help(mark, after="^Unknown command")
         assert len(lines) == 1 and lines[0].startswith("Unknown command"), lines
     mark = registry.mark()
     await node.send("exit")
