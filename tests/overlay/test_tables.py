@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_dht.overlay import ID_SPACE, OverlayError, max_nr, routing_tables, validate_nr
+from trio_dht.overlay import (
+    ID_SPACE,
+    OverlayError,
+    links_into,
+    max_nr,
+    positions_table,
+    routing_tables,
+    validate_nr,
+)
 
 RING_A = [10, 21, 32, 43, 54, 61, 77, 87, 99, 101, 103]
 RING_B = [4, 18, 19, 33, 60, 82, 97, 119]
@@ -90,3 +98,25 @@ def test_tables_have_nr_distinct_entries_excluding_self(case: tuple[list[int], i
         assert len(set(table)) == nr
         assert node not in table
         assert set(table) <= set(ids)
+
+
+@given(
+    st.sets(st.integers(0, ID_SPACE - 1), min_size=2, max_size=40).map(sorted),
+    st.integers(1, 8),
+)
+def test_links_into_counts_the_entries_naming_each_node(ids: list[int], nr: int) -> None:
+    # Brute force over every table built by the rule, NRs too large for the
+    # ring included (their entries repeat or wrap to the owner).
+    for node in ids:
+        naming = sum(positions_table(ids, nr, owner).count(node) for owner in ids if owner != node)
+        assert naming == links_into(len(ids), nr)
+
+
+def test_positions_table_agrees_with_routing_tables_for_a_valid_nr() -> None:
+    tables = routing_tables(RING_A, 3)
+    assert all(positions_table(RING_A, 3, node) == tables[node] for node in RING_A)
+    # A ring of 3 with NR 3: entries 1, 2 and 4 (= 1) positions ahead.
+    assert positions_table([5, 50, 90], 3, 50) == (90, 5, 90)
+    assert links_into(3, 3) == 3
+    # A ring of 4 with NR 3: the entry 4 positions ahead is the node itself.
+    assert links_into(4, 3) == 2

@@ -298,3 +298,49 @@ async def test_silent_links_of_a_set_up_overlay_outlive_the_idle_timeout(
             run = c.registry.start(200)
             await run.done.wait()
             assert run.result is not None and run.result.correct, run.result
+
+
+async def test_silent_strangers_are_closed_and_the_overlay_links_kept(
+    cluster: Callable[..., Any], mock_clock: MockClock
+) -> None:
+    # Idle strangers must not stay forever once the overlay is up. Nothing
+    # on the wire tells them from a peer's silent link, so the node keeps as
+    # many as the overlay has links into it (NR 2: two), those opened
+    # nearest its manifest, and closes the rest: 20 that came a second
+    # before the setup and 30 after it.
+    mock_clock.autojump_threshold = 0.01
+    config = NodeConfig(incoming_idle_timeout=2.0)
+    closed = 0
+
+    async def stranger(task_status: trio.TaskStatus[None]) -> None:
+        nonlocal closed
+        stream = await trio.open_tcp_stream(LOCAL, victim.port, local_address="127.0.0.2")
+        task_status.started()
+        try:
+            while await stream.receive_some(1024):
+                pass
+        except trio.BrokenResourceError:
+            pass
+        closed += 1
+        await stream.aclose()
+
+    with trio.fail_after(120):
+        async with cluster() as c, trio.open_nursery() as strangers:
+            for _ in range(4):
+                await c.add_node(config=config)
+            victim = c.nodes[0]
+            for _ in range(20):
+                await strangers.start(stranger)
+            await trio.sleep(1)  # virtual time: they came a second before the setup
+            c.registry.setup_overlay(2)
+            await c.registry.wait_ready()
+            links = [node.incoming for node in c.nodes]
+            assert links[0] == 22 and links[1:] == [2, 2, 2], links
+            for _ in range(30):
+                await strangers.start(stranger)
+            await trio.sleep(10)  # virtual time: five idle limits, no traffic
+            assert closed == 50
+            assert [node.incoming for node in c.nodes] == [2, 2, 2, 2]
+            run = c.registry.start(200)
+            await run.done.wait()
+            assert run.result is not None and run.result.correct, run.result

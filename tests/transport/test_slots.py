@@ -181,6 +181,42 @@ async def test_idle_connections_are_reaped_unless_the_owner_says_otherwise() -> 
     kept.close()
 
 
+async def test_the_keep_policy_shields_silent_connections_from_reaper_and_eviction() -> None:
+    asked: list[list[str]] = []
+
+    def keep(silent: list[Slot]) -> list[Slot]:
+        asked.append(sorted(slot.host for slot in silent))
+        return [slot for slot in silent if slot.host == "127.0.0.2"]
+
+    slots = ConnectionSlots(2, idle_timeout=0.3, evict=lambda slot: not slot.member, keep=keep)
+    server = Server(slots)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await server.start(nursery)
+            kept = dial(server.port, "127.0.0.2")
+            await server.served_count(1)
+            stranger = dial(server.port, "127.0.0.3")
+            await server.served_count(2)
+            # Both silent past the idle limit: only the stranger is reaped.
+            await server.ended[1].wait()
+            assert server.served[1].closed == "idle"
+            assert server.served[0].closed is None and server.served[0].kept
+            assert ["127.0.0.2", "127.0.0.3"] in asked
+            # Full again: a newcomer makes room by evicting the stranger
+            # that is not kept, although the kept one is the longest idle.
+            slots.idle_timeout = math.inf  # (so the reaper cannot come first)
+            second = dial(server.port, "127.0.0.4")
+            await server.served_count(3)
+            newcomer = dial(server.port, "127.0.0.5")
+            await server.served_count(4)
+            assert server.served[2].closed == "evicted"
+            assert server.served[0].closed is None
+            assert slots.reaped == 1 and slots.evicted == 1
+            nursery.cancel_scope.cancel()
+    for client in (kept, stranger, second, newcomer):
+        client.close()
+
+
 async def test_progress_restarts_the_idle_time(autojump_clock: trio.testing.MockClock) -> None:
     slot = Slot("127.0.0.2", 1, 5.0)
     start = trio.current_time()

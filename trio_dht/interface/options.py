@@ -385,6 +385,7 @@ def node_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     limits.add_argument(
         "--incoming-idle-timeout", type=float, default=30.0, metavar="SECONDS",
-        help="before an overlay is set up, close incoming connections silent this long "
-        "(default 30)",
+        help="close incoming connections silent this long, except as many as the overlay "
+        "has links into this node (those opened nearest its manifest: a peer's link may "
+        "stay silent until the run) (default 30)",
     )  # fmt: skip

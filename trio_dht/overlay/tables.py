@@ -50,3 +50,22 @@ def routing_tables(ids: Iterable[int], nr: int) -> dict[int, tuple[int, ...]]:
     if outside:
         raise OverlayError(f"identifiers must lie in 0..{ID_SPACE - 1}, got {outside}")
     return {node: tuple(ring[(i + 2**k) % n] for k in range(nr)) for i, node in enumerate(ring)}
+
+
+def positions_table(ids: Iterable[int], nr: int, node: int) -> tuple[int, ...]:
+    """``node``'s NR entries by the spec's rule (1, 2, 4, ... positions
+    ahead on the sorted ring), without refusing an NR too large for the
+    ring: classic registries send such tables, whose entries repeat or wrap
+    around to the node itself."""
+    ring = sorted(ids)
+    position = ring.index(node)
+    return tuple(ring[(position + 2**k) % len(ring)] for k in range(nr))
+
+
+def links_into(n: int, nr: int) -> int:
+    """How many table entries of other nodes name any one node, in a ring of
+    ``n`` nodes with tables built by the spec's rule: the nodes 1, 2, 4, ...
+    positions behind it, one per k, except where 2**k wraps the whole ring
+    (that entry's owner is the node itself). Repeats count: a peer may open
+    a link per entry."""
+    return sum(1 for k in range(nr) if (2**k) % n)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import attrs
 
-from trio_dht.overlay import ID_SPACE, OverlayError, next_hop_map
+from trio_dht.overlay import ID_SPACE, OverlayError, links_into, next_hop_map, positions_table
 from trio_dht.wire.messages import NodeManifest, PeerEntry
 
 
@@ -26,6 +26,9 @@ class Overlay:
     node_ids: tuple[int, ...]
     # destination id -> the entry's id to forward to, for every other id
     next_hop: dict[int, int]
+    # At most this many peers' links to this node may rightly stay silent
+    # until a run (see expected_links).
+    expected_links: int
 
 
 class ManifestRefused(Exception):
@@ -73,7 +76,20 @@ def check_manifest(me: int, manifest: NodeManifest) -> Overlay:
         raise ManifestRefused(
             f"from this node's table no entry gets closer to {_few(stuck)} without passing it"
         ) from None
-    return Overlay(me, tuple(entries), tuple(ids), hops)
+    return Overlay(me, tuple(entries), tuple(ids), hops, expected_links(me, manifest, ids))
+
+
+def expected_links(me: int, manifest: NodeManifest, ids: list[int]) -> int:
+    """How many links other nodes open to this one for this overlay, at
+    most. When this node's own table follows the spec's rule, the registry
+    is taken to build every table by it and the count is exact; otherwise
+    assume the worst a registry could do: every entry of every other node
+    names this one."""
+    nr = len(manifest.entries)  # as sent, repeats included
+    table = tuple(entry.node_id for entry in manifest.entries)
+    if table == positions_table(ids, nr, me):
+        return links_into(len(ids), nr)
+    return (len(ids) - 1) * nr
 
 
 def _unreachable(me: int, table: list[int], ids: list[int]) -> list[int]:

@@ -121,9 +121,8 @@ class NodeConfig:
     # nothing is accepted and dropped) and closes the longest-idle one that
     # never carried a frame to make room for someone waiting.
     max_incoming: int | None = None
-    # Before an overlay is up, a connection that has said nothing for this
-    # long is closed (afterwards a silent link may be a peer's, waiting for
-    # the run).
+    # A connection that has said nothing for this long is closed, except
+    # the overlay's own links (LinkKeeper: they may be silent until the run).
     incoming_idle_timeout: float = 30.0
     read_budget: int = DEFAULT_BUDGET
     # Reproducible traffic: when set, sinks and payloads are drawn from a

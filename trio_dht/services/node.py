@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import random
 
 import trio
 
 from trio_dht.protocol.errors import LocalProtocolError
 from trio_dht.protocol.events import Close, Closed, ConnRole, Dial, Log, Opened, Received, Say, Send
+from trio_dht.protocol.manifest import Overlay
 from trio_dht.protocol.node_core import NodeCore
 from trio_dht.protocol.node_counters import Counters
 from trio_dht.protocol.node_events import (
@@ -43,7 +43,7 @@ from trio_dht.services.connection import Connection
 from trio_dht.services.dialling import Dialler, exchange
 from trio_dht.services.node_data import DataPlane, Peer, reason
 from trio_dht.services.node_errors import NodeError, NodeErrorKind
-from trio_dht.services.node_incoming import IncomingLink
+from trio_dht.services.node_incoming import IncomingLink, LinkKeeper
 from trio_dht.services.node_tasks import NodeTasks
 from trio_dht.services.node_texts import address_form_hint
 from trio_dht.services.observer import Observer
@@ -104,13 +104,14 @@ class MessagingNode:
         self._tasks: NodeTasks | None = None
         # Incoming connections take slots; when all are taken, accepting
         # waits and the longest-idle connection that never carried a frame
-        # makes room for the one waiting.
-        # Silent connections time out only while there is no overlay (see
-        # _overlay_up); with one, only making room closes them.
+        # makes room for the one waiting. Silent connections time out,
+        # except as many as the overlay has links into this node (LinkKeeper).
+        self._keeper = LinkKeeper()
         self._slots = ConnectionSlots(
             self.config.max_incoming or limits_from_rlimit().connections,
             idle_timeout=self.config.incoming_idle_timeout,
             evict=lambda slot: not slot.member and slot.idle_for() >= EVICT_AFTER,
+            keep=self._keeper,
         )
         self._budget = ByteBudget(self.config.read_budget)
         self._registered = trio.Event()
@@ -290,9 +291,9 @@ class MessagingNode:
             if self._listener_hosts.pop(conn, None) is not None:
                 self._announce_closed(conn)
 
-    def _overlay_up(self, up: bool) -> None:
-        # A peer's link may rightly stay silent from setup until the run.
-        self._slots.set_idle_timeout(math.inf if up else self.config.incoming_idle_timeout)
+    def _overlay_up(self, overlay: Overlay | None, since: float) -> None:
+        self._keeper.overlay(overlay, since)
+        self._slots.refresh_kept()
 
     def _announce_closed(self, conn: int) -> None:
         # In order with its messages; a full queue (never, short of a flood)

@@ -6,6 +6,8 @@ messages in may send here, so it goes to the control consumer (and the core
 decides, closing the connection if the sender had no right to). A link that
 carried data of an earlier overlay generation is left over from a run that
 ended: its data is counted as stale, never as received.
+
+Which silent connections a node keeps (LinkKeeper) is decided here too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 import trio
 
 from trio_dht.protocol.events import ConnRole, Opened, Received
+from trio_dht.protocol.manifest import Overlay
 from trio_dht.protocol.node_events import NodeEvent
 from trio_dht.protocol.registry_admission import plain_host
 from trio_dht.services.connection import Connection
@@ -87,3 +90,34 @@ class IncomingLink:
                 self.announced[conn] = self.host
                 await self.control.send(Opened(conn, ConnRole.LISTENER, self.host))
             await self.control.send(Received(conn, message))
+
+
+class LinkKeeper:
+    """The node's keep policy for ConnectionSlots: which connections that
+    never spoke outlive the idle limit.
+
+    Peers link to a node while the overlay is set up, some before the
+    node's own manifest is in, and classic peers then say nothing until the
+    run, however long that waits. Nothing on the wire tells such a link
+    from a stranger's idle connection, but the overlay says how many there
+    are (``Overlay.expected_links``) and when they come: at about the time
+    the manifest reached this node, since the registry sends every node its
+    manifest at once. So it keeps that many silent connections, those
+    opened nearest the manifest's arrival; the rest are strangers, closed
+    after the idle limit or to make room. Without an overlay it keeps none.
+    """
+
+    def __init__(self) -> None:
+        self.expected = 0
+        self.since = 0.0
+
+    def overlay(self, overlay: Overlay | None, since: float) -> None:
+        """The overlay is up (its manifest arrived at ``since``), or down."""
+        self.expected = 0 if overlay is None else overlay.expected_links
+        self.since = since
+
+    def __call__(self, silent: list[Slot]) -> list[Slot]:
+        if len(silent) <= self.expected:
+            return silent
+        since = self.since
+        return sorted(silent, key=lambda slot: abs(slot.opened - since))[: self.expected]

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from trio_dht.protocol.manifest import Overlay
 from trio_dht.protocol.node_events import (
     InstallOverlay,
     NodeEvent,
@@ -33,7 +34,7 @@ class NodeTasks:
         feed_async: Callable[[NodeEvent], Awaitable[None]],
         current_generation: Callable[[], int],
         changed: Callable[[], None],
-        overlay_up: Callable[[bool], None],
+        overlay_up: Callable[[Overlay | None, float], None],
     ) -> None:
         self._nursery = nursery
         self.data = data
@@ -42,7 +43,8 @@ class NodeTasks:
         self._feed_async = feed_async
         self._current_generation = current_generation
         self._changed = changed
-        # Told when this node's overlay goes down and when it is up again.
+        # Told when this node's overlay goes down, and when it is up again
+        # with the time its manifest arrived.
         self._overlay_up = overlay_up
         self._peer_scope = trio.CancelScope()
         self._origin_scope = trio.CancelScope()
@@ -51,10 +53,11 @@ class NodeTasks:
     async def install(self, action: InstallOverlay) -> None:
         """Replace the overlay: everything of the previous one stops first,
         then the new links are opened and proven, then the core hears."""
+        arrived = trio.current_time()
         self._origin_scope.cancel()
         self._peer_scope.cancel()
         self.data.clear()
-        self._overlay_up(False)
+        self._overlay_up(None, arrived)
         config = self._config
         try:
             peers = await open_links(
@@ -71,7 +74,7 @@ class NodeTasks:
         self._peer_scope = scope
         self._nursery.start_soon(self._run_writers, peers, scope)
         self.data.install(action.generation, action.overlay, peers)
-        self._overlay_up(True)
+        self._overlay_up(action.overlay, arrived)
         await self._feed_async(OverlayReady(action.generation))
 
     async def _run_writers(self, peers: list[Peer], scope: trio.CancelScope) -> None:

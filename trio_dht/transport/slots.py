@@ -18,6 +18,11 @@ an accept loop of its own instead:
   (``slot.progress()``) when the peer does something worth keeping it for,
   and an ``idle_timeout`` the owner may change at any time; a reaper closes
   connections idle for longer.
+- An owner's ``keep`` policy may shield some silent connections from both
+  the reaper and eviction (a node's peers link to it at setup and may say
+  nothing until the run). It is asked every reap interval which of the
+  connections that are not members to keep, and it bounds that number
+  itself: whatever it keeps, strangers beyond it are still closed.
 
 The server owns each accepted stream: it is closed when the handler
 returns or the slot is closed (as trio.serve_listeners does). A handler
@@ -55,7 +60,7 @@ from __future__ import annotations
 import errno
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import trio
@@ -82,6 +87,7 @@ class Slot:
         "closed",
         "host",
         "idle_timeout",
+        "kept",
         "last_progress",
         "member",
         "opened",
@@ -97,6 +103,8 @@ class Slot:
         self.idle_timeout = idle_timeout
         # Free for the owner (e.g. "this connection registered a node").
         self.member = False
+        # Shielded by the owner's keep policy (refreshed every reap).
+        self.kept = False
         # Why the server closed it ("idle", "evicted"), or None.
         self.closed: str | None = None
         self._scope = trio.CancelScope()
@@ -128,6 +136,8 @@ class ConnectionSlots:
 
     ``evict(slot)`` decides whether a connection may be closed to admit
     someone waiting (offered longest-idle first); the default never evicts.
+    ``keep(silent)`` picks, from the open connections that are not members,
+    those neither the reaper nor eviction may close; the default keeps none.
     An exception from a handler ends ``serve`` (as in trio.serve_listeners):
     handlers catch whatever a peer can cause."""
 
@@ -137,6 +147,7 @@ class ConnectionSlots:
         *,
         idle_timeout: float = math.inf,
         evict: Callable[[Slot], bool] | None = None,
+        keep: Callable[[list[Slot]], Iterable[Slot]] | None = None,
         evict_retry: float = 0.5,
     ) -> None:
         if limit < 1:
@@ -144,6 +155,7 @@ class ConnectionSlots:
         self.limit = limit
         self.idle_timeout = idle_timeout
         self.evict = evict
+        self.keep = keep
         self.evict_retry = evict_retry
         self._slots: set[Slot] = set()
         self._per_host: dict[str, int] = {}
@@ -159,15 +171,6 @@ class ConnectionSlots:
 
     def __len__(self) -> int:
         return len(self._slots)
-
-    def set_idle_timeout(self, timeout: float) -> None:
-        """The idle limit of connections accepted from now on and of every
-        open one that is not a member yet (a limit taken at accept time
-        would outlive the state that called for it)."""
-        self.idle_timeout = timeout
-        for slot in self._slots:
-            if not slot.member:
-                slot.idle_timeout = timeout
 
     def __iter__(self) -> Iterator[Slot]:
         return iter(list(self._slots))
@@ -280,18 +283,33 @@ class ConnectionSlots:
         if self.evict is None:
             return None
         for slot in sorted(self._slots, key=lambda s: s.last_progress):
-            if slot.closed is None and self.evict(slot):
+            if slot.closed is None and not slot.kept and self.evict(slot):
                 return slot
         return None
 
     async def _reap(self) -> None:
         while True:
             await trio.sleep(REAP_INTERVAL)
+            self.refresh_kept()
             now = trio.current_time()
             for slot in list(self._slots):
-                if slot.closed is None and now - slot.last_progress >= slot.idle_timeout:
+                if (
+                    slot.closed is None
+                    and not slot.kept
+                    and now - slot.last_progress >= slot.idle_timeout
+                ):
                     self.reaped += 1
                     slot.close("idle")
+
+    def refresh_kept(self) -> None:
+        """Ask the keep policy again (the reaper does, every interval; an
+        owner whose policy changed may call it at once)."""
+        if self.keep is None:
+            return
+        silent = [slot for slot in self._slots if not slot.member and slot.closed is None]
+        kept = set(self.keep(silent))
+        for slot in self._slots:
+            slot.kept = slot in kept
 
     def _resource_error(self, exc: OSError) -> None:
         self.resource_errors += 1
