@@ -163,7 +163,9 @@ def count_tasks() -> int:
     def walk(task: trio.lowlevel.Task) -> int:
         return 1 + sum(walk(t) for n in task.child_nurseries for t in n.child_tasks)
 
-    return walk(trio.lowlevel.current_root_task())
+    root = trio.lowlevel.current_root_task()
+    assert root is not None  # (inside trio.run)
+    return walk(root)
 
 
 async def throw(
@@ -311,14 +313,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"{wire}: {record['frames']} malformed frames in {record['seconds']} s "
                   f"({record['at_registry']} at the registry, {record['at_node']} at a node)")  # fmt: skip
-            for check, passed in record["checks"].items():  # type: ignore[union-attr]
+            checks = record["checks"]
+            assert isinstance(checks, dict)
+            for check, passed in checks.items():
                 print(f"  {'ok  ' if passed else 'FAIL'} {check}")
             print(f"  closing log lines: {record['closing_log_lines']}; tasks before/after: "
                   f"{record['tasks_before']}/{record['tasks_after']}; max RSS growth: "
                   f"{record['max_rss_growth_kib']} KiB")  # fmt: skip
             print(f"  categories: {record['categories']}")
             print(f"  afterwards: {record['verdict']}")
-            for example in record["examples"]:  # type: ignore[union-attr]
+            examples = record["examples"]
+            assert isinstance(examples, list)
+            for example in examples:
                 print(f"  e.g. {example}")
     return 0 if ok else 1
 
