@@ -292,7 +292,8 @@ class MessagingNode:
                 self._announce_closed(conn)
 
     def _overlay_up(self, overlay: Overlay | None, since: float) -> None:
-        self._keeper.overlay(overlay, since)
+        registry = self.core.registry_host if self.core is not None else ""
+        self._keeper.overlay(overlay, since, (registry, self.host))
         self._slots.refresh_kept()
 
     def _announce_closed(self, conn: int) -> None:

@@ -100,24 +100,39 @@ class LinkKeeper:
     node's own manifest is in, and classic peers then say nothing until the
     run, however long that waits. Nothing on the wire tells such a link
     from a stranger's idle connection, but the overlay says how many there
-    are (``Overlay.expected_links``) and when they come: at about the time
-    the manifest reached this node, since the registry sends every node its
-    manifest at once. So it keeps that many silent connections, those
-    opened nearest the manifest's arrival; the rest are strangers, closed
-    after the idle limit or to make room. Without an overlay it keeps none.
+    are (``Overlay.expected_links``), where they come from and when. So it
+    keeps that many silent connections, preferring
+
+    - those from a host the overlay is known to live on (its table entries',
+      the registry's, this node's own): a flood from other hosts then does
+      not displace a link from those, even one that waited in the listen
+      backlog behind the flood and was accepted late;
+    - then those opened nearest the manifest's arrival here (the registry
+      sends every node its manifest at once, so peers link then).
+
+    The rest are strangers, closed after the idle limit or to make room.
+    Without an overlay it keeps none.
     """
 
     def __init__(self) -> None:
         self.expected = 0
         self.since = 0.0
+        self.hosts: frozenset[str] = frozenset()
 
-    def overlay(self, overlay: Overlay | None, since: float) -> None:
-        """The overlay is up (its manifest arrived at ``since``), or down."""
+    def overlay(self, overlay: Overlay | None, since: float, hosts: tuple[str, ...] = ()) -> None:
+        """The overlay is up (its manifest arrived at ``since``; ``hosts``
+        are known members' besides its entries'), or down."""
         self.expected = 0 if overlay is None else overlay.expected_links
         self.since = since
+        entries = () if overlay is None else overlay.entries
+        self.hosts = frozenset(plain_host(h) for h in (*hosts, *(e.host for e in entries)))
 
     def __call__(self, silent: list[Slot]) -> list[Slot]:
         if len(silent) <= self.expected:
             return silent
-        since = self.since
-        return sorted(silent, key=lambda slot: abs(slot.opened - since))[: self.expected]
+        since, hosts = self.since, self.hosts
+
+        def rank(slot: Slot) -> tuple[bool, float]:
+            return plain_host(slot.host) not in hosts, abs(slot.opened - since)
+
+        return sorted(silent, key=rank)[: self.expected]
