@@ -18,12 +18,17 @@ than the legitimate 127.0.0.1):
 - ``node-idle``  C idle connections to a node
 - ``bigframes``  C connections to a node sending frames just under 1 MiB
 
+With ``--start-after S`` the registry is driven through its console
+instead (``setup-overlay``, then ``start`` S seconds after it is ready), so
+the overlay's links must outlive S seconds of flood before any data moves.
+
 Prints a line (or with --json an object) per flood on stdout: verdict, run
 time, victim peak RSS and descriptors, warnings and tracebacks in its log.
 Linux only (/proc); loopback only; bounded by --connections and --timeout.
 
     python tools/flood.py                       # every flood, 256 connections
     python tools/flood.py --floods idle,fakes --connections 64 --json
+    python tools/flood.py --floods node-idle --connections 1100 --start-after 20
 """
 
 from __future__ import annotations
@@ -130,13 +135,15 @@ async def one_flood(kind: str, args: argparse.Namespace, logs: Path) -> Report:
     procs: list[subprocess.Popen[bytes]] = []
     files: list[IO[bytes]] = []
 
-    def spawn(name: str, cmd: list[str], victim: bool) -> subprocess.Popen[bytes]:
+    def spawn(
+        name: str, cmd: list[str], victim: bool, stdin: int = subprocess.DEVNULL
+    ) -> subprocess.Popen[bytes]:
         err = open(logs / f"{kind}-{name}.err", "wb")  # noqa: SIM115 -- closed below
         out = open(logs / f"{kind}-{name}.out", "wb")  # noqa: SIM115 -- closed below
         files.extend((err, out))
         proc = subprocess.Popen(
             cmd,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=out,
             stderr=err,
             preexec_fn=nofile(args.nofile) if victim else None,  # noqa: PLW1509
@@ -144,19 +151,20 @@ async def one_flood(kind: str, args: argparse.Namespace, logs: Path) -> Report:
         procs.append(proc)
         return proc
 
+    nr = max(1, min(3, (args.nodes - 1).bit_length()))
+    unattended = (
+        *("--nodes", str(args.nodes), "--nr", str(nr)),
+        *("--start", str(args.packets), "--timeout", str(args.timeout)),
+    )
     registry = spawn(
         "registry",
         [
             *(sys.executable, "-m", "trio_dht", "registry", str(port), "--host", LOOPBACK),
-            *(
-                "--nodes",
-                str(args.nodes),
-                "--nr",
-                str(max(1, min(3, (args.nodes - 1).bit_length()))),
-            ),
-            *("--start", str(args.packets), "--timeout", str(args.timeout), "--summary", "json"),
+            *(() if args.start_after is not None else unattended),
+            *("--summary", "json"),
         ],
         victim=report.victim == "registry",
+        stdin=subprocess.DEVNULL if args.start_after is None else subprocess.PIPE,
     )
     node_cmd = [sys.executable, "-m", "trio_dht", "node", f"{LOOPBACK}:{port}"]
     victim = registry
@@ -177,6 +185,8 @@ async def one_flood(kind: str, args: argparse.Namespace, logs: Path) -> Report:
             began = time.monotonic()
             for k in range(nodes_left):
                 spawn(f"node{k + 1}", node_cmd, victim=False)
+            if args.start_after is not None:
+                nursery.start_soon(drive_console, registry, logs / f"{kind}-registry.err", args, nr)
             verdict_seen: float | None = None
             with trio.move_on_after(args.timeout + 15):
                 while registry.poll() is None:
@@ -235,6 +245,31 @@ async def one_flood(kind: str, args: argparse.Namespace, logs: Path) -> Report:
     return report
 
 
+async def drive_console(
+    registry: subprocess.Popen[bytes], log: Path, args: argparse.Namespace, nr: int
+) -> None:
+    """Type at the registry's console what an unattended run does, with a
+    pause of --start-after seconds between ready and start."""
+
+    async def logged(text: str, count: int = 1) -> None:
+        with trio.fail_after(args.timeout):
+            while log.read_text(errors="replace").count(text) < count:
+                await trio.sleep(0.1)
+
+    def type_in(line: str) -> None:
+        assert registry.stdin is not None
+        registry.stdin.write(f"{line}\n".encode())
+        registry.stdin.flush()
+
+    await logged("Registered node", args.nodes)
+    type_in(f"setup-overlay {nr}")
+    await logged("Registry now ready")
+    await trio.sleep(args.start_after)
+    type_in(f"start {args.packets}")
+    await logged("CORRECT")  # (INCORRECT too)
+    type_in("exit")
+
+
 def find_verdict(logs: Path, kind: str) -> list[str]:
     """The verdict lines the registry has printed so far (stdout or stderr)."""
     out = (logs / f"{kind}-registry.out").read_text(errors="replace")
@@ -283,6 +318,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--nofile", type=int, default=None, help="RLIMIT_NOFILE of the victim (e.g. 1024)"
     )
+    parser.add_argument(
+        "--start-after", type=float, default=None, metavar="SECONDS",
+        help="drive the registry's console: start the run this long after the overlay is ready",
+    )  # fmt: skip
     parser.add_argument("--logs", default=None, help="keep the processes' stderr in this directory")
     parser.add_argument("--json", action="store_true", help="one JSON object per flood")
     args = parser.parse_args(argv)
