@@ -212,6 +212,16 @@ def _full(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BaseExceptionGroup as group:
+        status = exit_codes.signal_exit(group)
+        if status is None:
+            raise
+        return status
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser(argv).parse_args(argv)
     if getattr(args, "run", None) is not None:  # check, sniff
         return int(args.run(args))

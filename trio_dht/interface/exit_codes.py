@@ -36,6 +36,28 @@ NODE_ERROR: Mapping[NodeErrorKind, int] = MappingProxyType(
 # The statuses a shell gives to processes ended by these signals.
 SIGNAL_EXIT: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
+
+def signal_exit(group: BaseExceptionGroup[BaseException]) -> int | None:
+    """The status of a signal exit that reached the top inside exception
+    groups, or None if the group holds anything else. (A SIGTERM that lands
+    while trio's signal receiver is closing is raised again there, so the
+    quiet-exit handler's SystemExit leaves through the nurseries.)"""
+    exits, rest = group.split((SystemExit, KeyboardInterrupt))
+    if exits is None or rest is not None:
+        return None
+    first = _leaves(exits)[0]
+    if isinstance(first, SystemExit) and isinstance(first.code, int):
+        return first.code
+    return SIGNAL_EXIT[signal.SIGINT] if isinstance(first, KeyboardInterrupt) else 1
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    leaves: list[BaseException] = []
+    for exc in group.exceptions:
+        leaves.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return leaves
+
+
 HELP = """\
 exit status:
   0  success (a run's totals are correct)
