@@ -296,6 +296,9 @@ def test_caps_leave_room_below_the_descriptor_limit() -> None:
     assert (limits.connections, limits.outgoing) == (720, 240)
     assert limits.connections + limits.outgoing + 64 == 1024
     assert limits_from_descriptors(10).connections == 16
+    # Memory caps it whatever the descriptors (15 KB per connection).
+    big = limits_from_descriptors(20_000)
+    assert (big.connections, big.outgoing) == (1024, 20_000 - 64 - 1024)
     own = limits_from_rlimit()
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     assert own.connections < min(soft, 1 << 16)

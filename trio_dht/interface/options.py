@@ -196,7 +196,7 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-connections", type=int, default=None, metavar="N",
         help="accepted connections at once; beyond it accepting waits (the kernel's backlog "
         "holds the dialler) and the longest-idle stranger makes room (default: three "
-        "quarters of the descriptor limit less 64)",
+        "quarters of the descriptor limit less 64, at most 1024)",
     )  # fmt: skip
     limits.add_argument(
         "--no-probe", action="store_true",
@@ -381,7 +381,7 @@ def node_arguments(parser: argparse.ArgumentParser) -> None:
         help="incoming connections at once; beyond it accepting waits (the dialler waits in "
         "the kernel's backlog: nothing is accepted and dropped) and the longest-idle "
         "connection that never carried a frame makes room (default: three quarters of the "
-        "descriptor limit less 64)",
+        "descriptor limit less 64, at most 1024)",
     )  # fmt: skip
     limits.add_argument(
         "--incoming-idle-timeout", type=float, default=30.0, metavar="SECONDS",
