@@ -12,6 +12,7 @@ Which silent connections a node keeps (LinkKeeper) is decided here too.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 
@@ -42,7 +43,6 @@ class IncomingLink:
     ) -> None:
         self.io = io
         self.slot = slot
-        self.host = plain_host(slot.host)
         self.data = data
         self.decode = decode
         self.control = control
@@ -87,8 +87,11 @@ class IncomingLink:
                 return
             conn = self.io.conn
             if conn not in self.announced:
-                self.announced[conn] = self.host
-                await self.control.send(Opened(conn, ConnRole.LISTENER, self.host))
+                # (Normalised only here: a flood of silent strangers costs
+                # no address parsing.)
+                host = plain_host(self.slot.host)
+                self.announced[conn] = host
+                await self.control.send(Opened(conn, ConnRole.LISTENER, host))
             await self.control.send(Received(conn, message))
 
 
@@ -125,7 +128,10 @@ class LinkKeeper:
         self.expected = 0 if overlay is None else overlay.expected_links
         self.since = since
         entries = () if overlay is None else overlay.entries
-        self.hosts = frozenset(plain_host(h) for h in (*hosts, *(e.host for e in entries)))
+        plain = {plain_host(h) for h in (*hosts, *(e.host for e in entries))}
+        # Both forms a dual-stack listener may report, so that ranking (a
+        # flood's thousands of slots, every reap interval) parses nothing.
+        self.hosts = frozenset(plain | {f"::ffff:{h}" for h in plain if ":" not in h})
 
     def __call__(self, silent: list[Slot]) -> list[Slot]:
         if len(silent) <= self.expected:
@@ -133,6 +139,6 @@ class LinkKeeper:
         since, hosts = self.since, self.hosts
 
         def rank(slot: Slot) -> tuple[bool, float]:
-            return plain_host(slot.host) not in hosts, abs(slot.opened - since)
+            return slot.host not in hosts, abs(slot.opened - since)
 
-        return sorted(silent, key=rank)[: self.expected]
+        return heapq.nsmallest(self.expected, silent, key=rank)
