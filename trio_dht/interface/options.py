@@ -243,9 +243,10 @@ def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
         help="how often trio_dht nodes report progress during a run (default 0.05)",
     )  # fmt: skip
     tuning.add_argument(
-        "--stall-timeout", type=float, default=3.0, metavar="SECONDS",
-        help="with every node answering and no counter moving for this long, packets were "
-        "lost: ask for summaries (default 3)",
+        "--stall-timeout", type=float, default=10.0, metavar="SECONDS",
+        help="with every node answering and no counter moving for this long, take the "
+        "missing packets as lost and ask for summaries (default 10: packets may wait in "
+        "the kernel, e.g. on links a flooded node has not accepted yet)",
     )  # fmt: skip
     tuning.add_argument(
         "--unresponsive-after", type=float, default=5.0, metavar="SECONDS",
