@@ -22,7 +22,7 @@ ME = 10
 
 
 def make_node(port: int) -> MessagingNode:
-    config = NodeConfig(connect_timeout=2.0, leave_timeout=2.0)
+    config = NodeConfig(connect_timeout=2.0, answer_timeout=2.0, leave_timeout=2.0)
     return MessagingNode(LOCAL, port, CS455, WatchingObserver(), config, random.Random(455))
 
 

@@ -105,7 +105,7 @@ async def test_registry_that_never_answers_is_a_no_answer_error(
     fake_server: Callable[..., Any],
 ) -> None:
     registry = await fake_server()
-    config = NodeConfig(connect_timeout=0.3, leave_timeout=0.3)
+    config = NodeConfig(answer_timeout=0.3, leave_timeout=0.3)
     node = MessagingNode(LOCAL, registry.port, CS455, Observer(), config)
 
     async def read_and_stay_silent() -> None:

@@ -153,7 +153,9 @@ async def test_a_node_survives_any_sequence_from_its_registry(
     dialect = get_dialect(wire)
     listeners = await trio.open_tcp_listeners(0, host=HOST)
     registry_port = listeners[0].socket.getsockname()[1]
-    node = MessagingNode(HOST, registry_port, dialect, Observer(), NodeConfig(connect_timeout=2))
+    node = MessagingNode(
+        HOST, registry_port, dialect, Observer(), NodeConfig(connect_timeout=2, answer_timeout=2)
+    )
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(node.run)

@@ -339,6 +339,11 @@ def node_arguments(parser: argparse.ArgumentParser) -> None:
         "default 0: one attempt",
     )  # fmt: skip
     parser.add_argument(
+        "--answer-timeout", type=positive_seconds, default=15.0, metavar="SECONDS",
+        help="how long the registry may take to answer the registration once connected "
+        "(default 15: a registry under a connection flood may take seconds to accept)",
+    )  # fmt: skip
+    parser.add_argument(
         "--seed", type=int, default=None, metavar="S",
         help="draw this node's sinks and payloads from a generator seeded with S and its "
         "id: the same S and id give the same traffic",

@@ -45,6 +45,7 @@ def node_config(args: argparse.Namespace) -> NodeConfig:
             args, "incoming_idle_timeout", defaults.incoming_idle_timeout
         ),
         seed=getattr(args, "seed", None),
+        answer_timeout=getattr(args, "answer_timeout", defaults.answer_timeout),
     )
 
 

@@ -97,6 +97,10 @@ def registry_rules(config: RegistryConfig, dialect: Dialect) -> RegistryRules:
 @attrs.define
 class NodeConfig:
     connect_timeout: float = 5.0
+    # How long the registry may take to answer the registration. Longer than
+    # connecting: under a flood of 5,000 connections our registry took more
+    # than 5 s to accept a node out of its listen backlog (then 6.8 s in all).
+    answer_timeout: float = 15.0
     leave_timeout: float = 5.0
     writer_capacity: int = 64
     # Send data to routing-table peers on a fresh connection per packet, for

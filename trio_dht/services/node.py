@@ -202,7 +202,7 @@ class MessagingNode:
                     self._feed(Opened(conn, ConnRole.REGISTRATION, core.registry_host))
                     core.register(conn, self.host, self.port)
                     self._carry_out(core.take_actions())
-                    patience = self.config.connect_timeout
+                    patience = self.config.answer_timeout
                     with trio.move_on_after(patience):
                         await self._registered.wait()
                     if core.node_id is None:
