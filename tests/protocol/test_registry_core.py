@@ -266,6 +266,36 @@ def test_a_node_that_never_answers_its_manifest_is_dialled() -> None:
     assert other in d.closed()
 
 
+def test_a_node_that_answers_no_manifest_at_all_is_removed() -> None:
+    # One of three answers neither on its connection nor when dialled (a
+    # fake that listens, or a frozen node): it would hold the overlay not
+    # ready for ever; it is removed and the overlay must be set up again.
+    d = Driver(registry_core())
+    conns = dict(reversed(d.register(6000 + k)) for k in range(3))
+    d.core.setup(1)
+    silent = max(conns)
+    for node_id, conn in conns.items():
+        if node_id != silent:
+            d.feed(Received(conn, OverlaySetupStatus(node_id, "ok")))
+    d.tick(2.0)  # the manifest is dialled to it
+    assert d.core.members[silent].kind is NodeKind.PER_MESSAGE
+    d.tick(9.0)  # 9 s after the dialled delivery: still waited for
+    assert silent in d.core.members and not d.core.ready
+    d.tick(1.0)
+    assert silent not in d.core.members
+    assert conns[silent] in d.closed()
+    assert any(f"Node {silent} " in line and "answered no manifest within 10 s" in line
+               for line in d.said())  # fmt: skip
+    assert any("run setup-overlay again" in line for line in d.said())
+    assert d.core.overlay_nr is None and not d.core.ready
+    # The two that remain set up again and become ready.
+    d.core.setup(1)
+    for node_id, conn in conns.items():
+        if node_id != silent:
+            d.feed(Received(conn, OverlaySetupStatus(node_id, "ok")))
+    assert d.core.ready
+
+
 def test_a_deregistered_session_may_register_again_without_freeing_a_slot() -> None:
     d = Driver(registry_core())
     conn, node_id = d.register(4000)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import trio
 from registry_helpers import LOCAL, without_probe
+from trio.testing import MockClock
 
 from trio_dht.services.registry import CommandError
 from trio_dht.wire.messages import NodeManifest, OverlaySetupStatus
@@ -119,3 +120,31 @@ async def test_start_with_a_bad_count(cluster: Callable[..., Any], packets: int)
             with pytest.raises(CommandError, match="between 0 and"):
                 c.registry.start(packets)
             assert c.registry.run is None
+
+
+async def test_a_member_that_answers_no_manifest_is_removed_and_setup_goes_on(
+    cluster: Callable[..., Any], connect: Callable[..., Any], mock_clock: MockClock
+) -> None:
+    # A fake member that listens (so it passes any reachability check) but
+    # answers no manifest, on its connection or dialled: without a limit the
+    # overlay is never ready and an unattended run waits for its --timeout.
+    mock_clock.autojump_threshold = 0.01
+    with trio.fail_after(120):
+        async with cluster() as c:
+            for _ in range(3):
+                await c.add_node()
+            fake = await connect(c.port)
+            fake_id = (await fake.register()).status
+            assert fake_id in c.registry.nodes
+            c.registry.setup_overlay(1)
+            began = trio.current_time()
+            assert not await c.registry.wait_set_up()  # the overlay changed instead
+            assert trio.current_time() - began >= 1.5 + 10.0  # dialled, then 10 s more
+            assert fake_id not in c.registry.nodes
+            assert any(isinstance(m, NodeManifest) for m in await fake.wait_closed())
+            c.registry.setup_overlay(1)
+            assert await c.registry.wait_set_up()
+            run = c.registry.start(100)
+            await run.done.wait()
+            assert run.result is not None and run.result.correct, run.result
+            await fake.aclose()

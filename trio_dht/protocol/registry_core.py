@@ -41,7 +41,7 @@ from trio_dht.protocol.registry_admission import Admission, Conn
 from trio_dht.protocol.registry_loads import take_load_report
 from trio_dht.protocol.registry_rules import RegistryRules
 from trio_dht.protocol.registry_run import Run, RunPhase, start_refusal
-from trio_dht.protocol.registry_setup import build_manifests, overdue, overdue_notice
+from trio_dht.protocol.registry_setup import build_manifests, manifest_deadlines, overdue_notice
 from trio_dht.protocol.rules import COUNTING, MemberPhase, NeverAccepted, Sender, registry_check
 from trio_dht.wire.messages import (
     PROGRESS_MARKER,
@@ -190,12 +190,8 @@ class RegistryCore:
             if warning is not None:
                 self._emit(warning)
         elif self.run is None or member.node_id not in self.run.node_ids:
-            self._emit(
-                Log(
-                    logging.WARNING,
-                    f"{type(message).__name__} from node {member.node_id} outside a run",
-                )
-            )
+            text = f"{type(message).__name__} from node {member.node_id} outside a run"
+            self._emit(Log(logging.WARNING, text))
         elif isinstance(message, TaskFinished):
             self.run.on_finished(member, now)
         elif isinstance(message, TrafficSummary):
@@ -231,12 +227,8 @@ class RegistryCore:
             self._remove(member, "disconnected without deregistering")
             return
         member.kind = NodeKind.PER_MESSAGE
-        self._emit(
-            Say(
-                f"Node {node_id} closed its connection after registering but accepts "
-                f"connections at {member.address}: sending it each message on a fresh connection."
-            )
-        )
+        text = f"Node {node_id} closed its connection after registering but accepts connections"
+        self._emit(Say(f"{text} at {member.address}: sending it each message on a fresh one."))
 
     # --- membership -------------------------------------------------------------
 
@@ -323,13 +315,20 @@ class RegistryCore:
             self._emit(Say("Registry now ready to initiate tasks."))
 
     def _manifest_timeouts(self, now: float) -> None:
-        late = overdue(self.members.values(), now, self.rules.manifest_timeout)
-        if not late:
-            return
-        self._emit(Say(overdue_notice(late, self.rules.manifest_timeout)))
+        rules = self.rules
+        late, silent = manifest_deadlines(
+            self.members.values(), now, rules.manifest_timeout, rules.unanswered_after
+        )
+        if late:
+            self._emit(Say(overdue_notice(late, rules.manifest_timeout)))
         for member in late:
             member.kind = NodeKind.PER_MESSAGE
+            member.manifest_sent_at = now  # (the dialled delivery's own deadline)
             self._deliver(member, self._manifests[member.node_id])
+        for member in silent:
+            if member.session is not None:
+                self._emit(Close(member.session, "did not answer its manifest"))
+            self._remove(member, f"answered no manifest within {rules.unanswered_after:g} s")
 
     def _deliver(self, member: Member, message: Message) -> None:
         if member.kind is NodeKind.PER_MESSAGE or member.session is None:

@@ -21,6 +21,11 @@ class RegistryRules:
     # A node that does not answer its manifest on its registration
     # connection within this time is dialled from then on.
     manifest_timeout: float = 1.5
+    # A node that answers no manifest at all, dialled or not, within this
+    # time is removed: it holds the overlay not ready for ever otherwise (a
+    # fake member that passed the reachability check by listening, or a
+    # frozen node).
+    unanswered_after: float = 10.0
     progress_interval: float = 0.05
     # What the dialect can carry: ids in one manifest, a counter's maximum.
     max_manifest_ids: int = 128

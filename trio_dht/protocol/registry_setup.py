@@ -1,5 +1,6 @@
-"""``setup-overlay NR``: the tables, the manifests, and which nodes did not
-answer theirs on their registration connection (so they are dialled)."""
+"""``setup-overlay NR``: the tables, the manifests, which nodes did not
+answer theirs on their registration connection (so they are dialled), and
+which answered none at all (so they are removed)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,28 @@ def overdue(members: Iterable[Member], now: float, timeout: float) -> list[Membe
         for m in members
         if m.phase is MemberPhase.SETTING_UP
         and m.kind is NodeKind.UNKNOWN
+        and m.manifest_sent_at is not None
+        and now - m.manifest_sent_at >= timeout
+    ]
+
+
+def manifest_deadlines(
+    members: Iterable[Member], now: float, timeout: float, unanswered_after: float
+) -> tuple[list[Member], list[Member]]:
+    """(late, silent): nodes to dial their manifest to (``overdue``), and
+    nodes to remove (``unanswered``)."""
+    members = list(members)
+    return overdue(members, now, timeout), unanswered(members, now, unanswered_after)
+
+
+def unanswered(members: Iterable[Member], now: float, timeout: float) -> list[Member]:
+    """Nodes that have not answered a manifest delivered by dialling within
+    ``timeout`` (``manifest_sent_at`` is when it was dialled)."""
+    return [
+        m
+        for m in members
+        if m.phase is MemberPhase.SETTING_UP
+        and m.kind is NodeKind.PER_MESSAGE
         and m.manifest_sent_at is not None
         and now - m.manifest_sent_at >= timeout
     ]
