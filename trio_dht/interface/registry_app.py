@@ -282,8 +282,8 @@ class RegistryApp:
             await self.registry.wait_for_nodes(args.nodes)
             for _ in range(args.runs):
                 # Set up before the first run, and again whenever nodes came
-                # or went (a run that lost a node leaves the overlay stale).
-                if not self.registry.ready:
+                # or went, during a run or during the setup itself.
+                while not self.registry.ready:
                     log.debug(
                         "setting up the overlay: %d nodes, NR %d", len(self.registry.nodes), args.nr
                     )
@@ -292,7 +292,7 @@ class RegistryApp:
                     except CommandError as exc:
                         self.fail(f"error: {exc}", exit_codes.USAGE)
                         return
-                    await self.registry.wait_ready()
+                    await self.registry.wait_set_up()
                 result = await self.run_and_report(args.start)
                 if not result.correct:
                     self.exit_status = exit_codes.INCORRECT

@@ -159,6 +159,16 @@ class Registry:
         while not self.ready:
             await self._changed.wait()
 
+    async def wait_set_up(self) -> bool:
+        """True once every node has reported a successful setup; False as
+        soon as the overlay changed instead (a node came or went: it must be
+        set up again)."""
+        while not self.ready:
+            if self.overlay_nr is None:
+                return False
+            await self._changed.wait()
+        return True
+
     # --- commands ------------------------------------------------------------------
 
     def setup_overlay(self, nr: int = 3) -> None:
