@@ -14,6 +14,22 @@ LOOPBACK = "127.0.0.1"
 CS455 = get_dialect("cs455")
 
 
+def listening_ports() -> set[int]:
+    """Every TCP port something listens on, on this machine (Linux /proc)."""
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as lines:
+                next(lines, None)
+                for line in lines:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[3] == "0A":  # LISTEN
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            continue
+    return ports
+
+
 def source_host(k: int) -> str:
     """127.0.0.2 .. 127.0.0.254, round robin: other hosts on loopback."""
     return f"127.0.0.{2 + k % 253}"
@@ -30,6 +46,13 @@ class Flood:
         self.registry_port = registry_port
         self.opened = 0
         self.closed_by_victim = 0
+        # Fake members claim ports nobody listens on: a listener on all
+        # addresses (this machine has one on 2024) would pass the
+        # registry's reachability check and make a fake a real member.
+        if kind == "fakes":
+            taken = listening_ports()
+            free = (p for p in range(1, 65536) if p not in taken)
+            self.fake_ports = [next(free) for _ in range(connections)]
 
     async def connect(self, k: int) -> trio.SocketStream | None:
         try:
@@ -96,7 +119,7 @@ class Flood:
             return churn
         if kind == "fakes":
             host = source_host(k)
-            fake = CS455.encode(Registration(host, 1 + k))
+            fake = CS455.encode(Registration(host, self.fake_ports[k]))
             sent = [False]
 
             async def register() -> None:
