@@ -227,8 +227,8 @@ class RegistryCore:
             self._remove(member, "disconnected without deregistering")
             return
         member.kind = NodeKind.PER_MESSAGE
-        text = f"Node {node_id} closed its connection after registering but accepts connections"
-        self._emit(Say(f"{text} at {member.address}: sending it each message on a fresh one."))
+        text = f"Node {node_id} closed its connection after registering but accepts connections at"
+        self._emit(Say(f"{text} {member.address}: sending it each message on a fresh connection."))
 
     # --- membership -------------------------------------------------------------
 
